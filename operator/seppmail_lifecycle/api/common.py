@@ -1,0 +1,158 @@
+"""Building blocks shared by every kind: the model base, bounded field types, references,
+conditions, the next-transition marker and the status fields every kind carries.
+
+The CRD schemas are generated from these models (``api.crdgen``), so a constraint written here
+is enforced twice: by the API server at ``kubectl apply`` and by pydantic in the operator.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
+
+# Patterns are written in the subset both Go's RE2 (API server) and Rust's regex (pydantic) accept.
+DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+OBJECT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+FQDN_PATTERN = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+EMAIL_PATTERN = r"^[^@\s]+@([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+DECIMAL_PATTERN = r"^(0|[1-9][0-9]{0,8})(\.[0-9]{1,4})?$"
+CONDITION_REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
+
+# The descriptions here are what `kubectl explain` shows for list items of these types.
+ObjectName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=253, pattern=OBJECT_NAME_PATTERN),
+    Field(description="An object name in the same namespace."),
+]
+ProductName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN),
+    Field(description="A Product name (lowercase DNS label)."),
+]
+Fqdn = Annotated[
+    str,
+    StringConstraints(min_length=4, max_length=253, pattern=FQDN_PATTERN),
+    Field(description="A lowercase fully qualified domain name."),
+]
+Email = Annotated[
+    str,
+    StringConstraints(min_length=3, max_length=254, pattern=EMAIL_PATTERN),
+    Field(description="An e-mail address."),
+]
+DisplayName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+ShortText = Annotated[str, StringConstraints(max_length=256)]
+Message = Annotated[str, StringConstraints(max_length=4096)]
+Decimal = Annotated[str, StringConstraints(max_length=16, pattern=DECIMAL_PATTERN)]
+Currency = Annotated[str, StringConstraints(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$")]
+
+IMMUTABLE = "x-kubernetes-immutable-message"
+"""json_schema_extra key: the generator turns it into a ``self == oldSelf`` CEL rule with this message."""
+
+
+def immutable(message: str) -> dict[str, Any]:
+    return {IMMUTABLE: message}
+
+
+def cel(rule: str, message: str, field_path: str | None = None) -> JsonDict:
+    """One ``x-kubernetes-validations`` entry."""
+    entry: JsonDict = {"rule": rule, "message": message}
+    if field_path:
+        entry["fieldPath"] = field_path
+    return entry
+
+
+class LifecycleModel(BaseModel):
+    """Base of every spec and status model: camelCase on the wire, unknown fields refused."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        use_attribute_docstrings=False,
+    )
+
+
+class LocalObjectRef(LifecycleModel):
+    """A reference to another object of this API in the same namespace."""
+
+    name: ObjectName = Field(description="Name of the referenced object in the same namespace.")
+
+
+class Condition(LifecycleModel):
+    """A metav1.Condition: one aspect of the object's state, with why and since when."""
+
+    type: Annotated[str, StringConstraints(min_length=1, max_length=316)] = Field(
+        description="Condition type, e.g. Ready, Reconciling, Stalled, Confirmed."
+    )
+    status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1024, pattern=CONDITION_REASON_PATTERN)] = Field(
+        description="Machine-readable CamelCase reason for the condition's last transition."
+    )
+    message: Annotated[str, StringConstraints(max_length=32768)] = Field(
+        default="", description="Human-readable explanation: what is wrong and what to do about it."
+    )
+    last_transition_time: datetime = Field(description="When the condition last changed from one status to another.")
+    observed_generation: int | None = Field(
+        default=None, ge=0, description="The metadata.generation the condition was computed from."
+    )
+
+
+class NextTransition(LifecycleModel):
+    """The next scheduled transition: the operator wakes exactly at `at` to perform `action`."""
+
+    action: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="What happens next, e.g. Confirm, Deploy, Deprovision, EnterGrace."
+    )
+    at: datetime = Field(description="When it is due (RFC 3339, UTC).")
+
+
+class HistoryEntry(LifecycleModel):
+    """One past transition, kept in status because Kubernetes events expire."""
+
+    at: datetime = Field(description="When the transition happened.")
+    from_: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None, alias="from", description="The state before the transition."
+    )
+    to: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="The state after the transition."
+    )
+    reason: Annotated[str, StringConstraints(max_length=128)] = Field(
+        default="", description="Why, as the condition reason of the transition."
+    )
+    message: Message = Field(default="", description="Human-readable detail.")
+
+
+MAX_CONDITIONS = 16
+MAX_HISTORY = 20
+
+
+class StatusBase(LifecycleModel):
+    """Status fields every kind carries."""
+
+    observed_generation: int | None = Field(
+        default=None, ge=0, description="The metadata.generation the status was computed from."
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        max_length=MAX_CONDITIONS,
+        description="Current conditions (metav1.Condition): always Ready; Reconciling while working; "
+        "Stalled on errors a retry will not fix; plus kind-specific ones.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    next: NextTransition | None = Field(default=None, description="The next scheduled transition, if any.")
+    history: list[HistoryEntry] = Field(
+        default_factory=list,
+        max_length=MAX_HISTORY,
+        description=f"The last {MAX_HISTORY} transitions, newest last.",
+    )
+
+
+class Money(LifecycleModel):
+    """An amount of money as a decimal string (never a float), with its currency."""
+
+    amount: Decimal = Field(description="Decimal amount, e.g. 12.50 (at most 4 decimal places).")
+    currency: Currency = Field(default="CHF", description="ISO 4217 currency code, e.g. CHF, EUR.")

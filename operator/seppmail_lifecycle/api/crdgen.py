@@ -1,0 +1,179 @@
+"""Generating the CustomResourceDefinitions from the pydantic models.
+
+The models are the single source: pydantic's JSON Schema is turned into a structural OpenAPI v3
+schema (``$ref`` inlined, ``Optional`` unwrapped, titles dropped, immutability and CEL rules as
+``x-kubernetes-validations``). ``crds/`` holds the output; a test fails when it is stale
+(``make crds`` regenerates it).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from seppmail_lifecycle.api import ALL_KINDS
+from seppmail_lifecycle.api.common import IMMUTABLE
+from seppmail_lifecycle.api.kinds import CATEGORY, KindInfo
+
+Schema = dict[str, Any]
+
+# JSON Schema keys that have no place in a structural CRD schema.
+_DROPPED_KEYS = {"title", "additionalProperties", "$defs"}
+
+
+def _resolve(schema: Schema, defs: dict[str, Schema]) -> Schema:
+    """Inline ``$ref``s and unwrap ``anyOf: [X, null]`` recursively."""
+    if "$ref" in schema:
+        target = defs[schema["$ref"].rsplit("/", 1)[-1]]
+        merged = {**copy.deepcopy(target), **{k: v for k, v in schema.items() if k != "$ref"}}
+        return _resolve(merged, defs)
+    if "anyOf" in schema:
+        variants = [v for v in schema["anyOf"] if v.get("type") != "null"]
+        if len(variants) != 1:
+            raise ValueError(f"only Optional[X] unions are supported in CRD schemas, got {schema['anyOf']}")
+        merged = {**variants[0], **{k: v for k, v in schema.items() if k != "anyOf"}}
+        # A null default only means "optional"; the property is simply absent.
+        if merged.get("default", 0) is None:
+            del merged["default"]
+        return _resolve(merged, defs)
+
+    out: Schema = {}
+    for key, value in schema.items():
+        if key in _DROPPED_KEYS:
+            continue
+        if key == "properties":
+            out[key] = {name: _resolve(sub, defs) for name, sub in value.items()}
+        elif key == "items":
+            out[key] = _resolve(value, defs)
+        elif key == "const":
+            out["enum"] = [value]
+        elif key == IMMUTABLE:
+            out.setdefault("x-kubernetes-validations", []).append({"rule": "self == oldSelf", "message": value})
+        elif key == "x-kubernetes-validations":
+            out.setdefault(key, []).extend(value)
+        else:
+            out[key] = value
+    if out.get("type") == "object" and "properties" in out:
+        out["properties"] = dict(out["properties"])
+    # Empty defaults for lists and objects add nothing but noise to every stored object.
+    if out.get("default") in ([], {}):
+        del out["default"]
+    return out
+
+
+def model_schema(model: type[Any]) -> Schema:
+    raw = model.model_json_schema(by_alias=True, mode="validation")
+    return _resolve(raw, raw.get("$defs", {}))
+
+
+def _description(model: type[Any]) -> str:
+    return (model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else ""
+
+
+def crd_for(info: KindInfo) -> dict[str, Any]:
+    spec_schema = model_schema(info.spec)
+    spec_schema.setdefault("description", _description(info.spec))
+    status_schema = model_schema(info.status)
+    status_schema.setdefault("description", _description(info.status))
+
+    root: Schema = {
+        "type": "object",
+        "description": info.description,
+        "properties": {
+            "apiVersion": {
+                "type": "string",
+                "description": "APIVersion defines the versioned schema of this representation of an object.",
+            },
+            "kind": {
+                "type": "string",
+                "description": "Kind is a string value representing the REST resource.",
+            },
+            "metadata": {"type": "object", "description": "Standard object metadata."},
+            "spec": spec_schema,
+            "status": status_schema,
+        },
+    }
+    if info.spec_required:
+        root["required"] = ["spec"]
+    if info.root_rules:
+        root["x-kubernetes-validations"] = [
+            {"rule": r.rule, "message": r.message, **({"fieldPath": r.field_path} if r.field_path else {})}
+            for r in info.root_rules
+        ]
+
+    version: dict[str, Any] = {
+        "name": info.version,
+        "served": True,
+        "storage": True,
+        "subresources": {"status": {}},
+        "additionalPrinterColumns": [
+            {
+                "name": c.name,
+                "type": c.type,
+                "jsonPath": c.json_path,
+                **({"description": c.description} if c.description else {}),
+                **({"priority": c.priority} if c.priority else {}),
+                **({"format": c.format} if c.format else {}),
+            }
+            for c in info.printer_columns
+        ],
+        "schema": {"openAPIV3Schema": root},
+    }
+    if info.selectable_fields:
+        version["selectableFields"] = [{"jsonPath": path} for path in info.selectable_fields]
+
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": info.crd_name,
+            "labels": {"app.kubernetes.io/part-of": "seppmail-lifecycle"},
+        },
+        "spec": {
+            "group": info.group,
+            "scope": info.scope,
+            "names": {
+                "kind": info.kind,
+                "listKind": f"{info.kind}List",
+                "plural": info.plural,
+                "singular": info.singular,
+                "shortNames": list(info.short_names),
+                "categories": [CATEGORY, *info.extra_categories],
+            },
+            "versions": [version],
+        },
+    }
+
+
+def all_crds() -> list[dict[str, Any]]:
+    return [crd_for(info) for info in ALL_KINDS]
+
+
+def render(crd: dict[str, Any]) -> str:
+    header = "# Generated from operator/seppmail_lifecycle/api by `make crds`. Do not edit.\n"
+    return header + yaml.safe_dump(crd, sort_keys=False, width=120)
+
+
+def crd_filename(crd: dict[str, Any]) -> str:
+    return f"{crd['metadata']['name']}.yaml"
+
+
+def write_all(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for crd in all_crds():
+        path = directory / crd_filename(crd)
+        path.write_text(render(crd))
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    import sys
+
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "crds")
+    for path in write_all(target):
+        print(path)

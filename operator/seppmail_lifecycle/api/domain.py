@@ -1,0 +1,94 @@
+"""Domain: a mail domain of a tenant, with its order phase and deployment settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from seppmail_lifecycle.api.common import (
+    Fqdn,
+    LifecycleModel,
+    LocalObjectRef,
+    StatusBase,
+    immutable,
+)
+from seppmail_lifecycle.api.kinds import AGE, NEXT_ACTION, NEXT_AT, READY, TENANT, KindInfo, PrinterColumn
+from seppmail_lifecycle.api.states import OrderPhase
+
+
+class DeploymentSettings(LifecycleModel):
+    """Settings the backend needs to deploy the domain."""
+
+    gina_host: Fqdn | None = Field(
+        default=None,
+        description="GINA host name (FQDN) for SIG-ENC domains. Changeable only while the domain is "
+        "confirmed or provisioning.",
+    )
+
+
+class DomainSpec(LifecycleModel):
+    """A mail domain ordered for a tenant."""
+
+    tenant_ref: LocalObjectRef = Field(
+        description="The tenant owning the domain (immutable).",
+        json_schema_extra=immutable("spec.tenantRef is immutable: a domain cannot move to another tenant"),
+    )
+    domain_name: Fqdn = Field(
+        description="The mail domain, a lowercase fully qualified domain name (immutable).",
+        json_schema_extra=immutable("spec.domainName is immutable: order a new Domain instead"),
+    )
+    confidential: bool = Field(
+        default=False, description="Confidential domains are hidden from listings outside the tenant."
+    )
+    deployment_settings: DeploymentSettings | None = Field(
+        default=None, description="Deployment settings such as the GINA host."
+    )
+
+
+class PendingAction(LifecycleModel):
+    """Something the partner must do before provisioning can complete."""
+
+    type: Literal["DNSRecord"] = Field(description="Kind of action.")
+    record_type: Literal["TXT", "MX", "CNAME"] | None = Field(default=None, description="DNS record type.")
+    name: Fqdn = Field(description="DNS name the record must exist at.")
+    expected: Annotated[str, StringConstraints(max_length=512)] = Field(description="The value the record must have.")
+    last_checked: datetime | None = Field(default=None, description="When the record was last checked.")
+    result: Annotated[str, StringConstraints(max_length=512)] = Field(
+        default="", description="What the last check found."
+    )
+
+
+class DomainStatus(StatusBase):
+    """Identity, order phase and pending partner actions of the domain."""
+
+    id: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="Unique, stable ID assigned by the operator."
+    )
+    phase: OrderPhase | None = Field(default=None, description="Order phase summary; conditions are the truth.")
+    pending_actions: list[PendingAction] = Field(
+        default_factory=list, max_length=16, description="Partner actions provisioning waits for."
+    )
+
+
+INFO = KindInfo(
+    kind="Domain",
+    plural="domains",
+    short_names=("smdom",),
+    scope="Namespaced",
+    description="A mail domain of a tenant in seppmail.cloud, with its order phase.",
+    spec=DomainSpec,
+    status=DomainStatus,
+    printer_columns=(
+        PrinterColumn("Domain", ".spec.domainName", description="The mail domain."),
+        TENANT,
+        PrinterColumn("Phase", ".status.phase", description="Order phase."),
+        READY,
+        NEXT_ACTION,
+        NEXT_AT,
+        PrinterColumn("ID", ".status.id", description="Unique ID.", priority=1),
+        AGE,
+    ),
+    selectable_fields=(".spec.tenantRef.name", ".spec.domainName"),
+)

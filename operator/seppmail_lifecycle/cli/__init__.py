@@ -1,0 +1,1 @@
+"""Command-line entry points: ``seppmail-lifecycle`` (the operator) and ``kubectl-lifecycle``."""

@@ -1,0 +1,198 @@
+"""Locating, or building once, the control-plane binaries the local cluster runs.
+
+The envtest convention comes first: when ``KUBEBUILDER_ASSETS`` names a directory holding
+``etcd`` and ``kube-apiserver``, those are used. Otherwise the binaries are built from the
+official Kubernetes and etcd Go modules at pinned releases, through the Go module proxy, into a
+cache outside git (``$SEPPMAIL_LIFECYCLE_CACHE`` or ``~/.cache/seppmail-lifecycle``), so a new
+machine needs only the Go toolchain and builds them once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+KUBERNETES_VERSION = "v1.34.4"
+# The staging modules (k8s.io/api, k8s.io/apimachinery, ...) are tagged v0.<minor>.<patch>.
+STAGING_VERSION = "v0." + KUBERNETES_VERSION.removeprefix("v1.")
+# The etcd server release that k8s.io/kubernetes itself depends on at KUBERNETES_VERSION.
+ETCD_VERSION = "v3.6.4"
+
+HELM_VERSION = "v3.19.0"
+
+# Each binary we need and the Go package that builds it.
+GO_PACKAGES: dict[str, str] = {
+    "kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver",
+    "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
+    "kubectl": "k8s.io/kubernetes/cmd/kubectl",
+    "etcd": "go.etcd.io/etcd/server/v3",
+}
+
+
+@dataclass(frozen=True)
+class Binaries:
+    """Paths of the executables the local control plane and the tests use."""
+
+    etcd: Path
+    kube_apiserver: Path
+    kube_controller_manager: Path | None
+    kubectl: Path
+    helm: Path | None
+
+    @property
+    def directory(self) -> Path:
+        return self.kube_apiserver.parent
+
+
+def cache_root() -> Path:
+    configured = os.environ.get("SEPPMAIL_LIFECYCLE_CACHE")
+    if configured:
+        return Path(configured)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "seppmail-lifecycle"
+
+
+def build_dir() -> Path:
+    return cache_root() / f"kubernetes-{KUBERNETES_VERSION}"
+
+
+def _log(message: str) -> None:
+    print(f"[devcluster] {message}", file=sys.stderr, flush=True)
+
+
+def _from_kubebuilder_assets() -> Binaries | None:
+    assets = os.environ.get("KUBEBUILDER_ASSETS")
+    if not assets:
+        return None
+    directory = Path(assets)
+    etcd, apiserver = directory / "etcd", directory / "kube-apiserver"
+    if not (etcd.exists() and apiserver.exists()):
+        raise FileNotFoundError(f"KUBEBUILDER_ASSETS={assets} must contain etcd and kube-apiserver")
+    controller_manager = directory / "kube-controller-manager"
+    kubectl = directory / "kubectl"
+    return Binaries(
+        etcd=etcd,
+        kube_apiserver=apiserver,
+        # envtest assets ship no controller manager; namespace deletion and GC then do not run.
+        kube_controller_manager=controller_manager if controller_manager.exists() else None,
+        kubectl=kubectl if kubectl.exists() else Path(shutil.which("kubectl") or "kubectl"),
+        helm=ensure_helm(),
+    )
+
+
+def _go() -> str:
+    go = shutil.which("go")
+    if go is None:
+        raise RuntimeError(
+            "building the control plane needs the Go toolchain (go) on PATH, "
+            "or KUBEBUILDER_ASSETS pointing at prebuilt etcd and kube-apiserver binaries"
+        )
+    return go
+
+
+def _go_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("GOFLAGS", "-buildvcs=false")
+    env["CGO_ENABLED"] = "0"
+    return env
+
+
+def _staging_modules(go: str, workdir: Path) -> list[str]:
+    """The staging module paths that k8s.io/kubernetes replaces with local directories."""
+    out = subprocess.run(
+        [go, "mod", "download", "-json", f"k8s.io/kubernetes@{KUBERNETES_VERSION}"],
+        cwd=workdir,
+        env=_go_env(),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    gomod = Path(json.loads(out)["GoMod"]).read_text()
+    return sorted(set(re.findall(r"^\s*(k8s\.io/[\w.-]+)\s*=>\s*\./staging/", gomod, re.M)))
+
+
+def _write_module(go: str, workdir: Path) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "go.mod").write_text("module seppmail-lifecycle/controlplane\n\ngo 1.24\n")
+    # A tools file pins the main packages as dependencies so `go mod tidy` keeps them.
+    imports = "\n".join(f'\t_ "{pkg}"' for pkg in GO_PACKAGES.values())
+    (workdir / "tools.go").write_text("//go:build tools\n\npackage tools\n\nimport (\n" + imports + "\n)\n")
+    staging = _staging_modules(go, workdir)
+    replaces = "\n".join(f"\t{module} => {module} {STAGING_VERSION}" for module in staging)
+    with (workdir / "go.mod").open("a") as gomod:
+        gomod.write(f"\nrequire (\n\tk8s.io/kubernetes {KUBERNETES_VERSION}\n")
+        gomod.write(f"\tgo.etcd.io/etcd/server/v3 {ETCD_VERSION}\n)\n")
+        gomod.write(f"\nreplace (\n{replaces}\n)\n")
+    subprocess.run([go, "mod", "tidy"], cwd=workdir, env=_go_env(), check=True)
+
+
+def build_control_plane() -> Path:
+    """Build the binaries once; return the directory holding them."""
+    target = build_dir()
+    bin_dir = target / "bin"
+    if all((bin_dir / name).exists() for name in GO_PACKAGES):
+        return bin_dir
+    go = _go()
+    module_dir = target / "src"
+    _log(f"building Kubernetes {KUBERNETES_VERSION} and etcd {ETCD_VERSION} into {bin_dir} (once)")
+    _write_module(go, module_dir)
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for name, package in GO_PACKAGES.items():
+        if (bin_dir / name).exists():
+            continue
+        _log(f"go build {package}")
+        partial = bin_dir / f".{name}.partial"
+        subprocess.run(
+            [go, "build", "-trimpath", "-ldflags=-s -w", "-o", str(partial), package],
+            cwd=module_dir,
+            env=_go_env(),
+            check=True,
+        )
+        partial.rename(bin_dir / name)
+    return bin_dir
+
+
+def ensure_helm() -> Path | None:
+    """Helm from PATH, else built once from its Go module; None when neither is possible."""
+    on_path = shutil.which("helm")
+    if on_path:
+        return Path(on_path)
+    binary = cache_root() / f"helm-{HELM_VERSION}" / "helm"
+    if binary.exists():
+        return binary
+    if shutil.which("go") is None:
+        return None
+    _log(f"building helm {HELM_VERSION} (once)")
+    env = _go_env()
+    env["GOBIN"] = str(binary.parent)
+    subprocess.run(
+        [_go(), "install", "-trimpath", "-ldflags=-s -w", f"helm.sh/helm/v3/cmd/helm@{HELM_VERSION}"],
+        env=env,
+        check=True,
+    )
+    return binary
+
+
+def ensure_binaries() -> Binaries:
+    """The binaries to use: KUBEBUILDER_ASSETS when set, else the cached build (built if missing)."""
+    assets = _from_kubebuilder_assets()
+    if assets is not None:
+        return assets
+    bin_dir = build_control_plane()
+    return Binaries(
+        etcd=bin_dir / "etcd",
+        kube_apiserver=bin_dir / "kube-apiserver",
+        kube_controller_manager=bin_dir / "kube-controller-manager",
+        kubectl=bin_dir / "kubectl",
+        helm=ensure_helm(),
+    )
+
+
+if __name__ == "__main__":
+    found = ensure_binaries()
+    print(found.directory)

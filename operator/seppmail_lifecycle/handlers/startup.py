@@ -1,0 +1,53 @@
+"""Operator start-up: the kopf settings, chosen deliberately, and the liveness probe."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from seppmail_lifecycle import GROUP, __version__
+
+FINALIZER = f"{GROUP}/finalizer"
+REPORTING_COMPONENT = "seppmail-lifecycle"
+
+
+def apply_settings(settings: kopf.OperatorSettings) -> None:
+    """Set every kopf setting the operator depends on; called at start-up."""
+    # Our finalizer and bookkeeping annotations carry our own prefix: the operator writes only
+    # status, finalizers, its own annotations and objects it owns (never a field that lives in Git).
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+
+    # Transitions post their own events with the condition's reason; kopf's automatic per-log
+    # events would flood `kubectl describe`, so only handler warnings and errors become events.
+    settings.posting.level = logging.WARNING
+    settings.posting.reporting_component = REPORTING_COMPONENT
+    settings.posting.event_name_prefix = f"{REPORTING_COMPONENT}-"
+
+    # Watches are re-established by the server every 5 minutes; a silent connection (e.g. a dead
+    # load balancer) is dropped by the client a little later instead of hanging forever.
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 10
+    settings.networking.connect_timeout = 10
+    settings.networking.request_timeout = 60
+
+    # Per-object event batching: coalesce bursts (bulk imports) into one processing per object.
+    settings.queueing.idle_timeout = 30.0
+
+
+def configure(settings: kopf.OperatorSettings, standalone: bool) -> None:
+    apply_settings(settings)
+    # One replica (Recreate) by default: peering needs its own CRD and is opt-in.
+    settings.peering.standalone = standalone
+
+
+@kopf.on.probe(id="version")  # type: ignore[untyped-decorator,unused-ignore]
+def version_probe(**_: Any) -> str:
+    """Part of the liveness endpoint's answer: which build is running."""
+    return __version__

@@ -1,0 +1,172 @@
+"""Valid base manifests and the table of invalid ones, shared by the unit tests (pydantic) and
+the e2e tests (the real API server): both layers must refuse the same bad input."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+API_VERSION = "lifecycle.seppmail.cloud/v1alpha1"
+
+Manifest = dict[str, Any]
+
+
+def obj(kind: str, name: str, spec: dict[str, Any]) -> Manifest:
+    return {"apiVersion": API_VERSION, "kind": kind, "metadata": {"name": name}, "spec": spec}
+
+
+VALID: dict[str, Manifest] = {
+    "Product": obj(
+        "Product",
+        "test-product",
+        {"displayName": "Test", "requires": ["base"], "billing": {"type": "recurring", "price": {"amount": "1.00"}}},
+    ),
+    "Tenant": obj(
+        "Tenant",
+        "t1",
+        {"displayName": "T1", "contact": {"email": "a@t1.example", "country": "CH", "phone": "+41 1"}},
+    ),
+    "Domain": obj("Domain", "d1", {"tenantRef": {"name": "t1"}, "domainName": "t1.example"}),
+    "Service": obj("Service", "s1", {"domainRef": {"name": "d1"}, "product": "base", "users": 5}),
+    "Contract": obj("Contract", "c1", {"tenantRef": {"name": "t1"}, "billingInterval": "monthly"}),
+    "License": obj(
+        "License", "l1", {"tenantRef": {"name": "t1"}, "type": "full", "expiresAt": "2027-01-01T00:00:00Z"}
+    ),
+    "DeployRequest": obj("DeployRequest", "dr1", {"domains": ["d1"]}),
+}
+
+
+def _set(target: dict[str, Any], path: str, value: Any) -> None:
+    """Set a dotted path in a manifest; the value ``DELETE`` removes the key."""
+    *parents, leaf = path.split(".")
+    for key in parents:
+        target = target.setdefault(key, {})
+    if value is DELETE:
+        target.pop(leaf, None)
+    else:
+        target[leaf] = value
+
+
+DELETE = object()
+
+
+@dataclass(frozen=True)
+class InvalidCase:
+    id: str
+    kind: str
+    changes: dict[str, Any]
+    field: str
+    """The bad field as the API server names it in its error message."""
+    pydantic_sees_it: bool = True
+    """False for rules only the API server can check (metadata.name)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def manifest(self) -> Manifest:
+        manifest = copy.deepcopy(VALID[self.kind])
+        for path, value in self.changes.items():
+            _set(manifest, path, value)
+        return manifest
+
+
+INVALID: list[InvalidCase] = [
+    InvalidCase("tenant-no-display-name", "Tenant", {"spec.displayName": DELETE}, "spec.displayName"),
+    InvalidCase("tenant-long-display-name", "Tenant", {"spec.displayName": "x" * 300}, "spec.displayName"),
+    InvalidCase("tenant-bad-email", "Tenant", {"spec.contact.email": "not-an-email"}, "spec.contact.email"),
+    InvalidCase("tenant-no-email", "Tenant", {"spec.contact.email": DELETE}, "spec.contact.email"),
+    InvalidCase("tenant-bad-country", "Tenant", {"spec.contact.country": "Switzerland"}, "spec.contact.country"),
+    InvalidCase("tenant-bad-phone", "Tenant", {"spec.contact.phone": "call me"}, "spec.contact.phone"),
+    InvalidCase(
+        "tenant-bad-recipient",
+        "Tenant",
+        {"spec.notifications": {"recipients": ["ops"]}},
+        "spec.notifications.recipients[0]",
+    ),
+    InvalidCase(
+        "tenant-too-many-recipients",
+        "Tenant",
+        {"spec.notifications": {"recipients": [f"r{i}@t1.example" for i in range(21)]}},
+        "spec.notifications.recipients",
+    ),
+    InvalidCase("domain-uppercase-name", "Domain", {"spec.domainName": "T1.Example"}, "spec.domainName"),
+    InvalidCase("domain-single-label", "Domain", {"spec.domainName": "localhost"}, "spec.domainName"),
+    InvalidCase("domain-no-tenant", "Domain", {"spec.tenantRef": DELETE}, "spec.tenantRef"),
+    InvalidCase(
+        "domain-bad-gina-host",
+        "Domain",
+        {"spec.deploymentSettings": {"ginaHost": "not a host"}},
+        "spec.deploymentSettings.ginaHost",
+    ),
+    InvalidCase("service-negative-users", "Service", {"spec.users": -1}, "spec.users"),
+    InvalidCase("service-users-not-integer", "Service", {"spec.users": "many"}, "spec.users"),
+    InvalidCase("service-discount-over-100", "Service", {"spec.discount": {"percent": 150, "reason": "x"}},
+                "spec.discount.percent"),
+    InvalidCase("service-discount-no-reason", "Service", {"spec.discount": {"percent": 10}}, "spec.discount.reason"),
+    InvalidCase("service-bad-suspension", "Service", {"spec.suspension": {"reason": "bored"}},
+                "spec.suspension.reason"),
+    InvalidCase(
+        "service-bad-end-billing-date",
+        "Service",
+        {"spec.cancellation": {"endBillingDate": "next friday"}},
+        "spec.cancellation.endBillingDate",
+    ),
+    InvalidCase("service-bad-product-name", "Service", {"spec.product": "Sign Encrypt"}, "spec.product"),
+    InvalidCase("service-no-domain", "Service", {"spec.domainRef": DELETE}, "spec.domainRef"),
+    InvalidCase("service-unknown-field", "Service", {"spec.colour": "blue"}, "spec.colour"),
+    InvalidCase("contract-weekly", "Contract", {"spec.billingInterval": "weekly"}, "spec.billingInterval"),
+    InvalidCase("contract-negative-trial", "Contract", {"spec.trialDays": -5}, "spec.trialDays"),
+    InvalidCase("license-bad-type", "License", {"spec.type": "forever"}, "spec.type"),
+    InvalidCase("license-bad-expiry", "License", {"spec.expiresAt": "tomorrow"}, "spec.expiresAt"),
+    InvalidCase("license-bad-source", "License", {"spec.source": "crm"}, "spec.source"),
+    InvalidCase("license-grace-too-long", "License", {"spec.gracePeriodDays": 1000}, "spec.gracePeriodDays"),
+    InvalidCase("license-hold-no-reason", "License", {"spec.purgeHold": {}}, "spec.purgeHold.reason"),
+    InvalidCase("product-bad-billing-type", "Product", {"spec.billing.type": "monthly"}, "spec.billing.type"),
+    InvalidCase(
+        "product-comma-price", "Product", {"spec.billing.price.amount": "12,50"}, "spec.billing.price.amount"
+    ),
+    InvalidCase(
+        "product-lowercase-currency", "Product", {"spec.billing.price.currency": "chf"}, "spec.billing.price.currency"
+    ),
+    InvalidCase(
+        "product-requires-itself", "Product", {"spec.requires": ["test-product"]}, "spec.requires",
+        pydantic_sees_it=False,
+    ),
+    InvalidCase("deployrequest-bad-domain-name", "DeployRequest", {"spec.domains": ["Acme_CH"]}, "spec.domains[0]"),
+]
+
+
+@dataclass(frozen=True)
+class ForbiddenUpdate:
+    """A change to an existing object that the API server must refuse (CEL transition rules)."""
+
+    id: str
+    kind: str
+    changes: dict[str, Any]
+    message: str
+    before: dict[str, Any] = field(default_factory=dict)
+
+    def manifests(self) -> tuple[Manifest, Manifest]:
+        first = copy.deepcopy(VALID[self.kind])
+        for path, value in self.before.items():
+            _set(first, path, value)
+        second = copy.deepcopy(first)
+        for path, value in self.changes.items():
+            _set(second, path, value)
+        return first, second
+
+
+FORBIDDEN_UPDATES: list[ForbiddenUpdate] = [
+    ForbiddenUpdate("domain-rename", "Domain", {"spec.domainName": "other.example"}, "spec.domainName is immutable"),
+    ForbiddenUpdate("domain-move-tenant", "Domain", {"spec.tenantRef.name": "t2"}, "spec.tenantRef is immutable"),
+    ForbiddenUpdate("service-change-product", "Service", {"spec.product": "sign-only"}, "spec.product is immutable"),
+    ForbiddenUpdate("service-move-domain", "Service", {"spec.domainRef.name": "d2"}, "spec.domainRef is immutable"),
+    ForbiddenUpdate(
+        "service-withdraw-cancellation",
+        "Service",
+        {"spec.cancellation": DELETE},
+        "spec.cancellation cannot be removed",
+        before={"spec.cancellation": {"endBillingDate": "2030-01-31"}},
+    ),
+    ForbiddenUpdate("license-move-tenant", "License", {"spec.tenantRef.name": "t2"}, "spec.tenantRef is immutable"),
+    ForbiddenUpdate("deployrequest-change", "DeployRequest", {"spec.domains": ["d2"]}, "cannot be changed"),
+]

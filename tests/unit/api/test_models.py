@@ -1,0 +1,68 @@
+"""The pydantic models accept the examples, agree with the CRD schemas, and refuse bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from seppmail_lifecycle.api import KINDS_BY_NAME
+from seppmail_lifecycle.api.crdgen import crd_for
+from tests.manifests import INVALID, VALID, InvalidCase
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "examples"
+
+
+def _examples() -> list[dict[str, Any]]:
+    docs = []
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
+    return docs
+
+
+def _validate_with_crd_schema(manifest: dict[str, Any]) -> None:
+    schema = crd_for(KINDS_BY_NAME[manifest["kind"]])["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    jsonschema.validate(
+        manifest["spec"], schema["properties"]["spec"], format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+
+
+def test_examples_cover_every_namespaced_kind_users_write() -> None:
+    kinds = {d["kind"] for d in _examples()}
+    assert {"Product", "Tenant", "Domain", "Service", "Contract", "License"} <= kinds
+
+
+@pytest.mark.parametrize("manifest", _examples(), ids=lambda d: f"{d['kind']}/{d['metadata']['name']}")
+def test_examples_parse_and_match_the_crd_schema(manifest: dict[str, Any]) -> None:
+    KINDS_BY_NAME[manifest["kind"]].spec.model_validate(manifest["spec"])
+    _validate_with_crd_schema(manifest)
+
+
+@pytest.mark.parametrize("manifest", list(VALID.values()), ids=list(VALID))
+def test_valid_bases_parse(manifest: dict[str, Any]) -> None:
+    KINDS_BY_NAME[manifest["kind"]].spec.model_validate(manifest["spec"])
+    _validate_with_crd_schema(manifest)
+
+
+@pytest.mark.parametrize("case", [c for c in INVALID if c.pydantic_sees_it], ids=lambda c: c.id)
+def test_pydantic_refuses_what_the_api_server_refuses(case: InvalidCase) -> None:
+    manifest = case.manifest()
+    with pytest.raises(ValidationError) as error:
+        KINDS_BY_NAME[case.kind].spec.model_validate(manifest["spec"])
+    # pydantic's location of the error is the same field the API server names.
+    field_path = case.field.removeprefix("spec.").split("[")[0]
+    locations = {".".join(str(p) for p in e["loc"] if not isinstance(p, int)) for e in error.value.errors()}
+    assert any(loc.startswith(field_path) or field_path.startswith(loc) for loc in locations), locations
+
+
+def test_spec_round_trips_in_camel_case() -> None:
+    spec = KINDS_BY_NAME["Service"].spec.model_validate(
+        {"domainRef": {"name": "d"}, "product": "base", "discount": {"percent": 5, "reason": "nfr"}}
+    )
+    dumped = spec.model_dump(by_alias=True, exclude_none=True, mode="json")
+    assert dumped["domainRef"] == {"name": "d"}
+    assert dumped["autoRenew"] is True
