@@ -30,9 +30,7 @@ VALID: dict[str, Manifest] = {
     "Domain": obj("Domain", "d1", {"tenantRef": {"name": "t1"}, "domainName": "t1.example"}),
     "Service": obj("Service", "s1", {"domainRef": {"name": "d1"}, "product": "base", "users": 5}),
     "Contract": obj("Contract", "c1", {"tenantRef": {"name": "t1"}, "billingInterval": "monthly"}),
-    "License": obj(
-        "License", "l1", {"tenantRef": {"name": "t1"}, "type": "full", "expiresAt": "2027-01-01T00:00:00Z"}
-    ),
+    "License": obj("License", "l1", {"tenantRef": {"name": "t1"}, "type": "full", "expiresAt": "2027-01-01T00:00:00Z"}),
     "DeployRequest": obj("DeployRequest", "dr1", {"domains": ["d1"]}),
 }
 
@@ -99,11 +97,16 @@ INVALID: list[InvalidCase] = [
     ),
     InvalidCase("service-negative-users", "Service", {"spec.users": -1}, "spec.users"),
     InvalidCase("service-users-not-integer", "Service", {"spec.users": "many"}, "spec.users"),
-    InvalidCase("service-discount-over-100", "Service", {"spec.discount": {"percent": 150, "reason": "x"}},
-                "spec.discount.percent"),
+    InvalidCase(
+        "service-discount-over-100",
+        "Service",
+        {"spec.discount": {"percent": 150, "reason": "x"}},
+        "spec.discount.percent",
+    ),
     InvalidCase("service-discount-no-reason", "Service", {"spec.discount": {"percent": 10}}, "spec.discount.reason"),
-    InvalidCase("service-bad-suspension", "Service", {"spec.suspension": {"reason": "bored"}},
-                "spec.suspension.reason"),
+    InvalidCase(
+        "service-bad-suspension", "Service", {"spec.suspension": {"reason": "bored"}}, "spec.suspension.reason"
+    ),
     InvalidCase(
         "service-bad-end-billing-date",
         "Service",
@@ -121,14 +124,15 @@ INVALID: list[InvalidCase] = [
     InvalidCase("license-grace-too-long", "License", {"spec.gracePeriodDays": 1000}, "spec.gracePeriodDays"),
     InvalidCase("license-hold-no-reason", "License", {"spec.purgeHold": {}}, "spec.purgeHold.reason"),
     InvalidCase("product-bad-billing-type", "Product", {"spec.billing.type": "monthly"}, "spec.billing.type"),
-    InvalidCase(
-        "product-comma-price", "Product", {"spec.billing.price.amount": "12,50"}, "spec.billing.price.amount"
-    ),
+    InvalidCase("product-comma-price", "Product", {"spec.billing.price.amount": "12,50"}, "spec.billing.price.amount"),
     InvalidCase(
         "product-lowercase-currency", "Product", {"spec.billing.price.currency": "chf"}, "spec.billing.price.currency"
     ),
     InvalidCase(
-        "product-requires-itself", "Product", {"spec.requires": ["test-product"]}, "spec.requires",
+        "product-requires-itself",
+        "Product",
+        {"spec.requires": ["test-product"]},
+        "spec.requires",
         pydantic_sees_it=False,
     ),
     InvalidCase("deployrequest-bad-domain-name", "DeployRequest", {"spec.domains": ["Acme_CH"]}, "spec.domains[0]"),

@@ -91,7 +91,8 @@ def crd_for(info: KindInfo) -> dict[str, Any]:
                 "type": "string",
                 "description": "Kind is a string value representing the REST resource.",
             },
-            "metadata": {"type": "object", "description": "Standard object metadata."},
+            # The API server allows nothing but name/generateName constraints here.
+            "metadata": {"type": "object"},
             "spec": spec_schema,
             "status": status_schema,
         },

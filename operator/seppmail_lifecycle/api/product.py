@@ -66,8 +66,7 @@ INFO = KindInfo(
     root_rules=(
         RootRule(
             "self.metadata.name.size() <= 63",
-            "a product name is a DNS label: at most 63 characters",
-            ".metadata.name",
+            "metadata.name: a product name is a DNS label, at most 63 characters",
         ),
         RootRule(
             "!has(self.spec.requires) || !(self.metadata.name in self.spec.requires)",

@@ -31,7 +31,6 @@ class Discount(LifecycleModel):
         default=None, description='Why, e.g. "nfr" or "test"; required when percent > 0.'
     )
 
-
     @model_validator(mode="after")
     def _reason_when_discounted(self) -> Discount:
         # The CRD's CEL rule says the same at apply time; this keeps the operator's view identical.

@@ -57,8 +57,26 @@ def cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "seppmail-lifecycle"
 
 
+# Bumped when the way the binaries are built changes, so caches of older builds are not reused.
+BUILD_REVISION = 2
+
+
 def build_dir() -> Path:
-    return cache_root() / f"kubernetes-{KUBERNETES_VERSION}"
+    return cache_root() / f"kubernetes-{KUBERNETES_VERSION}-r{BUILD_REVISION}"
+
+
+def _version_ldflags() -> str:
+    """Stamp the release into the binaries: helm and kubectl compare server versions."""
+    major, minor, _ = KUBERNETES_VERSION.removeprefix("v").split(".")
+    stamps = []
+    for package in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        stamps += [
+            f"-X {package}.gitVersion={KUBERNETES_VERSION}",
+            f"-X {package}.gitMajor={major}",
+            f"-X {package}.gitMinor={minor}",
+            f"-X {package}.gitTreeState=clean",
+        ]
+    return " ".join(["-s", "-w", *stamps])
 
 
 def _log(message: str) -> None:
@@ -148,7 +166,7 @@ def build_control_plane() -> Path:
         _log(f"go build {package}")
         partial = bin_dir / f".{name}.partial"
         subprocess.run(
-            [go, "build", "-trimpath", "-ldflags=-s -w", "-o", str(partial), package],
+            [go, "build", "-trimpath", f"-ldflags={_version_ldflags()}", "-o", str(partial), package],
             cwd=module_dir,
             env=_go_env(),
             check=True,
@@ -193,6 +211,29 @@ def ensure_binaries() -> Binaries:
     )
 
 
-if __name__ == "__main__":
+def link_tools(binaries: Binaries, directory: Path) -> None:
+    """Symlink kubectl and helm into ``directory`` (the venv's bin), so they are on PATH with it."""
+    for tool in (binaries.kubectl, binaries.helm):
+        if tool is None or not tool.exists():
+            continue
+        link = directory / tool.name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(tool.absolute())
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Locate or build the local control plane binaries.")
+    parser.add_argument("--link", type=Path, metavar="DIR", help="symlink kubectl and helm into DIR")
+    args = parser.parse_args(argv)
     found = ensure_binaries()
+    if args.link:
+        link_tools(found, args.link)
     print(found.directory)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,9 +12,41 @@ from seppmail_lifecycle.api.crdgen import all_crds, crd_filename, render
 
 CRD_DIR = Path(__file__).resolve().parents[3] / "crds"
 BUILTIN_SHORT_NAMES = {
-    "cm", "cs", "csr", "crd", "crds", "deploy", "ds", "ep", "ev", "hpa", "ing", "limits", "netpol",
-    "no", "ns", "pc", "pdb", "po", "psp", "pv", "pvc", "quota", "rc", "rs", "sa", "sc", "sts", "svc",
-    "ingclass", "cj", "csidrivers", "csinodes", "ipaddr", "vap", "vapb",
+    "cm",
+    "cs",
+    "csr",
+    "crd",
+    "crds",
+    "deploy",
+    "ds",
+    "ep",
+    "ev",
+    "hpa",
+    "ing",
+    "limits",
+    "netpol",
+    "no",
+    "ns",
+    "pc",
+    "pdb",
+    "po",
+    "psp",
+    "pv",
+    "pvc",
+    "quota",
+    "rc",
+    "rs",
+    "sa",
+    "sc",
+    "sts",
+    "svc",
+    "ingclass",
+    "cj",
+    "csidrivers",
+    "csinodes",
+    "ipaddr",
+    "vap",
+    "vapb",
 }
 
 
@@ -81,7 +113,8 @@ def test_names_category_and_short_names() -> None:
         assert "lifecycle" in names["categories"]
         assert crd["spec"]["versions"][0]["subresources"] == {"status": {}}
         columns = [c["name"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]]
-        assert "Ready" in columns and "Age" in columns
+        assert "Ready" in columns
+        assert "Age" in columns
 
 
 def test_service_columns_show_what_support_reads() -> None:

@@ -1,0 +1,94 @@
+"""The operator as the real process users run (`seppmail-lifecycle run`), for e2e tests that
+start, stop and restart it against the harness's control plane."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from seppmail_lifecycle.devcluster.controlplane import ControlPlane
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class OperatorProcess:
+    def __init__(self, plane: ControlPlane, log_path: Path, *extra_args: str) -> None:
+        self.plane = plane
+        self.log_path = log_path
+        self.extra_args = extra_args
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def liveness_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/healthz"
+
+    def start(self, timeout: float = 30.0) -> None:
+        env = dict(os.environ, KUBECONFIG=str(self.plane.admin_kubeconfig))
+        args = [
+            sys.executable,
+            "-m",
+            "seppmail_lifecycle.cli.operator_main",
+            "run",
+            "-A",
+            "--log-format",
+            "json",
+            "--liveness",
+            self.liveness_url,
+            *self.extra_args,
+        ]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"operator exited with {self.process.returncode}:\n{self.log_tail()}")
+            if self.liveness() is not None:
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"operator not live after {timeout}s:\n{self.log_tail()}")
+
+    def liveness(self) -> dict[str, Any] | None:
+        try:
+            with urllib.request.urlopen(self.liveness_url, timeout=1) as response:
+                payload: dict[str, Any] = json.loads(response.read())
+                return payload
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return None
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM, as Kubernetes stops a pod; returns the exit code."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        lines = []
+        for raw in self.log_path.read_text().splitlines():
+            try:
+                lines.append(json.loads(raw))
+            except json.JSONDecodeError:
+                lines.append({"message": raw, "unparsed": True})
+        return lines
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text().splitlines()[-lines:]) if self.log_path.exists() else ""
