@@ -53,7 +53,7 @@ INFO = KindInfo(
         TENANT,
         PrinterColumn("Interval", ".spec.billingInterval", description="Billing interval."),
         PrinterColumn("Auto Renew", ".spec.autoRenew", "boolean", "Renew automatically."),
-        PrinterColumn("Period End", ".status.currentPeriod.end", "date", "End of the current period."),
+        PrinterColumn("Period End", ".status.currentPeriod.end", description="End of the current period (UTC)."),
         READY,
         NEXT_ACTION,
         NEXT_AT,

@@ -30,7 +30,8 @@ class PrinterColumn:
 AGE = PrinterColumn("Age", ".metadata.creationTimestamp", "date", "Time since the object was created.")
 READY = PrinterColumn("Ready", '.status.conditions[?(@.type=="Ready")].status', description="The Ready condition.")
 NEXT_ACTION = PrinterColumn("Next", ".status.next.action", description="The next scheduled transition.")
-NEXT_AT = PrinterColumn("At", ".status.next.at", "date", "When the next transition is due.")
+# Future times must be string columns: a `date` column shows an age, and "<invalid>" for the future.
+NEXT_AT = PrinterColumn("At", ".status.next.at", description="When the next transition is due (UTC).")
 TENANT = PrinterColumn("Tenant", ".spec.tenantRef.name", description="The tenant this object belongs to.")
 
 

@@ -78,7 +78,7 @@ INFO = KindInfo(
         TENANT,
         PrinterColumn("Type", ".spec.type", description="full or trial."),
         PrinterColumn("Period", ".status.period", description="License, Grace, Freeze or Purged."),
-        PrinterColumn("Expires", ".spec.expiresAt", "date", "License expiry."),
+        PrinterColumn("Expires", ".spec.expiresAt", description="License expiry (UTC)."),
         READY,
         NEXT_ACTION,
         NEXT_AT,

@@ -125,3 +125,12 @@ def test_service_columns_show_what_support_reads() -> None:
     assert columns["Phase"] == ".status.phase"
     assert columns["Billing Start"] == ".status.billing.start"
     assert columns["Next"] == ".status.next.action"
+
+
+def test_only_past_times_are_date_columns() -> None:
+    # kubectl renders a `date` column as an age; a future time (next action, expiry) would
+    # print as "<invalid>", so those must be string columns.
+    for crd in all_crds():
+        for column in crd["spec"]["versions"][0]["additionalPrinterColumns"]:
+            if column["type"] == "date":
+                assert column["jsonPath"] == ".metadata.creationTimestamp", column
