@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,17 @@ def free_port() -> int:
 
 
 class OperatorProcess:
-    def __init__(self, plane: ControlPlane, log_path: Path, *extra_args: str) -> None:
+    def __init__(
+        self,
+        plane: ControlPlane,
+        log_path: Path,
+        namespaces: Sequence[str] = (),
+        policy: Path | None = None,
+    ) -> None:
         self.plane = plane
         self.log_path = log_path
-        self.extra_args = extra_args
+        scope = [arg for namespace in namespaces for arg in ("-n", namespace)] or ["-A"]
+        self.extra_args = [*scope, *(["--policy", str(policy)] if policy else [])]
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -44,7 +52,6 @@ class OperatorProcess:
             "-m",
             "seppmail_lifecycle.cli.operator_main",
             "run",
-            "-A",
             "--log-format",
             "json",
             "--liveness",

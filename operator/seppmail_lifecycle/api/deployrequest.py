@@ -40,8 +40,11 @@ class DeployRequestStatus(StatusBase):
     """The result message of the deployment."""
 
     phase: DeployRequestPhase | None = Field(default=None, description="Pending or Completed.")
-    deployed: list[ObjectName] = Field(
-        default_factory=list, max_length=500, description="Domains and services deployed by this request."
+    deployed_domains: list[ObjectName] = Field(
+        default_factory=list, max_length=500, description="Domains whose deployment this request started."
+    )
+    deployed_services: list[ObjectName] = Field(
+        default_factory=list, max_length=5000, description="Services whose deployment this request started."
     )
     skipped: list[SkippedDomain] = Field(
         default_factory=list, max_length=500, description="Covered objects not deployed, with the reason."

@@ -11,11 +11,10 @@ from seppmail_lifecycle.api.common import (
     Fqdn,
     LifecycleModel,
     LocalObjectRef,
-    StatusBase,
     immutable,
 )
 from seppmail_lifecycle.api.kinds import AGE, NEXT_ACTION, NEXT_AT, READY, TENANT, KindInfo, PrinterColumn
-from seppmail_lifecycle.api.states import OrderPhase
+from seppmail_lifecycle.api.order_status import OrderStatus
 
 
 class DeploymentSettings(LifecycleModel):
@@ -60,13 +59,12 @@ class PendingAction(LifecycleModel):
     )
 
 
-class DomainStatus(StatusBase):
+class DomainStatus(OrderStatus):
     """Identity, order phase and pending partner actions of the domain."""
 
-    id: Annotated[str, StringConstraints(max_length=64)] | None = Field(
-        default=None, description="Unique, stable ID assigned by the operator."
+    last_service_number: int | None = Field(
+        default=None, ge=0, description="The last sequential number given to a service of the domain."
     )
-    phase: OrderPhase | None = Field(default=None, description="Order phase summary; conditions are the truth.")
     pending_actions: list[PendingAction] = Field(
         default_factory=list, max_length=16, description="Partner actions provisioning waits for."
     )

@@ -13,12 +13,12 @@ from seppmail_lifecycle.api.common import (
     LocalObjectRef,
     ProductName,
     ShortText,
-    StatusBase,
     cel,
     immutable,
 )
 from seppmail_lifecycle.api.kinds import AGE, NEXT_ACTION, NEXT_AT, READY, KindInfo, PrinterColumn
-from seppmail_lifecycle.api.states import OrderPhase, SubscriptionState, SuspensionReason
+from seppmail_lifecycle.api.order_status import OrderStatus
+from seppmail_lifecycle.api.states import SubscriptionState, SuspensionReason
 
 MAX_USERS = 10_000_000
 
@@ -126,15 +126,11 @@ class BillingStatus(LifecycleModel):
     end: date | None = Field(default=None, description="Last billed day, once cancelled.")
 
 
-class ServiceStatus(StatusBase):
+class ServiceStatus(OrderStatus):
     """Identity, order phase, subscription and billing of the service."""
 
-    id: Annotated[str, StringConstraints(max_length=64)] | None = Field(
-        default=None, description="Unique, stable ID assigned by the operator."
-    )
     number: int | None = Field(default=None, ge=1, description="Sequential number within the domain, never reused.")
     domain_name: Fqdn | None = Field(default=None, description="The mail domain the service is booked on.")
-    phase: OrderPhase | None = Field(default=None, description="Order phase summary; conditions are the truth.")
     subscription: SubscriptionStatus | None = Field(default=None, description="Subscription state.")
     billing: BillingStatus | None = Field(default=None, description="Billing start and end.")
     discount: ShortText | None = Field(default=None, description='Discount as shown, e.g. "10 (nfr)".')

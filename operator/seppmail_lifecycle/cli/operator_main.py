@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -41,6 +42,13 @@ def _parser() -> argparse.ArgumentParser:
         help="serve the liveness probe, e.g. http://0.0.0.0:8080/healthz",
     )
     run.add_argument(
+        "--policy",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="YAML file overriding policy durations (the chart mounts a ConfigMap here)",
+    )
+    run.add_argument(
         "--peering",
         metavar="NAME",
         default=None,
@@ -56,6 +64,7 @@ def run_operator(args: argparse.Namespace) -> None:
     import kopf
 
     import seppmail_lifecycle.handlers  # noqa: F401  (registers the handlers)
+    from seppmail_lifecycle.api.policy import Policy
     from seppmail_lifecycle.handlers.startup import configure
 
     kopf.configure(
@@ -70,6 +79,7 @@ def run_operator(args: argparse.Namespace) -> None:
 
     # kopf.run installs SIGINT/SIGTERM handlers: handlers finish, then the process exits cleanly.
     kopf.run(
+        memo=kopf.Memo(policy=Policy.load(args.policy), namespaces=tuple(args.namespace)),
         clusterwide=not args.namespace,
         namespaces=args.namespace,
         liveness_endpoint=args.liveness,

@@ -7,9 +7,9 @@ from typing import Any
 
 import kopf
 
-from seppmail_lifecycle import GROUP, __version__
+from seppmail_lifecycle import FINALIZER, GROUP, __version__
+from seppmail_lifecycle.runtime.operator_runtime import OperatorRuntime
 
-FINALIZER = f"{GROUP}/finalizer"
 REPORTING_COMPONENT = "seppmail-lifecycle"
 
 
@@ -17,7 +17,11 @@ def apply_settings(settings: kopf.OperatorSettings) -> None:
     """Set every kopf setting the operator depends on; called at start-up."""
     # Our finalizer and bookkeeping annotations carry our own prefix: the operator writes only
     # status, finalizers, its own annotations and objects it owns (never a field that lives in Git).
-    settings.persistence.finalizer = FINALIZER
+    # kopf owns the finalizer named here and strips it from deleted objects when it has no
+    # deletion handlers, so it must not be ours: our FINALIZER holds a deleted order until it
+    # is deprovisioned, and only the reconciler may release it.
+    settings.persistence.finalizer = f"{GROUP}/kopf"
+    assert settings.persistence.finalizer != FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=GROUP, key="last-handled-configuration"
@@ -45,6 +49,27 @@ def configure(settings: kopf.OperatorSettings, standalone: bool) -> None:
     apply_settings(settings)
     # One replica (Recreate) by default: peering needs its own CRD and is opt-in.
     settings.peering.standalone = standalone
+
+
+@kopf.on.startup()  # type: ignore[untyped-decorator,unused-ignore]
+async def start_runtime(memo: kopf.Memo, **_: Any) -> None:
+    """Prime the store, catch up on everything overdue, start the workers and the scheduler."""
+    memo.runtime = await OperatorRuntime.start(memo.policy, memo.namespaces)
+
+
+@kopf.on.cleanup()  # type: ignore[untyped-decorator,unused-ignore]
+async def stop_runtime(memo: kopf.Memo, **_: Any) -> None:
+    runtime = getattr(memo, "runtime", None)
+    if runtime is not None:
+        await runtime.stop()
+
+
+@kopf.on.probe(id="engine")  # type: ignore[untyped-decorator,unused-ignore]
+def engine_probe(memo: kopf.Memo, **_: Any) -> dict[str, int]:
+    """Liveness: fails when the reconciler or the event poster died; reports queue depths."""
+    runtime: OperatorRuntime = memo.runtime
+    runtime.check_alive()
+    return {"queued": len(runtime.reconciler.queue), "timers": len(runtime.reconciler.scheduler)}
 
 
 @kopf.on.probe(id="version")  # type: ignore[untyped-decorator,unused-ignore]

@@ -1,0 +1,78 @@
+"""The policy: every duration and schedule the lifecycle uses, in one place.
+
+Defaults are the seeds' values. A cluster overrides any of them with a YAML file (the Helm chart
+mounts the ``seppmail-lifecycle-policy`` ConfigMap there and passes ``--policy``); tests use
+seconds. Durations are written like ``30d``, ``6h``, ``1d12h``, ``90s``, ``500ms``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BeforeValidator, Field, PlainSerializer
+
+from seppmail_lifecycle.api.common import LifecycleModel
+
+_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|d|h|m|s)")
+
+
+def parse_duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    text = str(value).strip()
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text.replace(" ", ""):
+        raise ValueError(f"{value!r} is not a duration like 30d, 6h, 1d12h, 90s or 500ms")
+    return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
+
+
+def format_duration(value: timedelta) -> str:
+    remaining = value.total_seconds()
+    if remaining == 0:
+        return "0s"
+    out = ""
+    for unit in ("d", "h", "m", "s"):
+        count, remaining = divmod(remaining, _UNITS[unit])
+        if count:
+            out += f"{int(count)}{unit}"
+    if remaining:
+        out += f"{round(remaining * 1000)}ms"
+    return out
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)]
+
+
+class AutoDeployPolicy(LifecycleModel):
+    """The automatic deployment, "several times a day": windows at offset + k * every (UTC)."""
+
+    every: Duration = Field(default=timedelta(hours=6), description="Time between deployment windows.")
+    offset: Duration = Field(default=timedelta(hours=2), description="First window after midnight UTC.")
+
+
+class Policy(LifecycleModel):
+    """Every duration of the lifecycle, with the seeds' defaults."""
+
+    cancellation_delay: Duration = Field(
+        default=timedelta(days=30),
+        description="A cancelled service is removed no earlier than this after its cancellation.",
+    )
+    auto_deploy: AutoDeployPolicy = Field(default_factory=AutoDeployPolicy, description="Deployment windows.")
+    retention: Duration = Field(
+        default=timedelta(days=90),
+        description="A deleted object is kept this long after it is deprovisioned, for usage settlement.",
+    )
+    base_product: str = Field(default="base", description="The product every domain must have booked.")
+
+    @classmethod
+    def load(cls, path: Path | None) -> Policy:
+        if path is None:
+            return cls()
+        return cls.model_validate(yaml.safe_load(path.read_text()) or {})

@@ -1,0 +1,1 @@
+"""The provisioning backend ("actual state"), DNS and SMTP."""

@@ -1,0 +1,94 @@
+"""The default backend: each domain's routing config is a ConfigMap the mail gateways read.
+
+The ConfigMap ``routing-<domain object>`` lives beside its Domain, is owned by it (garbage
+collected with it) and labelled with tenant and domain so gateways and purge select it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from seppmail_lifecycle import GROUP
+from seppmail_lifecycle.backend.base import DomainOwner
+from seppmail_lifecycle.backend.labels import (
+    DOMAIN_LABEL,
+    DOMAIN_OBJECT_LABEL,
+    MANAGED_BY,
+    MANAGER,
+    TENANT_LABEL,
+    label_value,
+)
+from seppmail_lifecycle.core.routing import RoutedService, RoutingConfig
+from seppmail_lifecycle.kube.client import KubeClient
+
+Body = dict[str, Any]
+
+
+def configmap_name(domain_object: str) -> str:
+    return f"routing-{domain_object}"[:253]
+
+
+def to_configmap(owner: DomainOwner, config: RoutingConfig) -> Body:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": configmap_name(config.domain_object),
+            "namespace": owner.namespace,
+            "labels": {
+                MANAGED_BY: MANAGER,
+                f"{GROUP}/role": "routing",
+                TENANT_LABEL: label_value(config.tenant),
+                DOMAIN_LABEL: label_value(config.domain_name),
+                DOMAIN_OBJECT_LABEL: label_value(config.domain_object),
+            },
+            "annotations": {f"{GROUP}/domain-object": config.domain_object},
+            "ownerReferences": [
+                {
+                    "apiVersion": f"{GROUP}/v1alpha1",
+                    "kind": "Domain",
+                    "name": owner.name,
+                    "uid": owner.uid,
+                    "controller": True,
+                }
+            ],
+        },
+        # Every key always present: a merge patch then replaces the whole config.
+        "data": {
+            "domain": config.domain_name,
+            "tenant": config.tenant,
+            "accepted": "true" if config.accepted else "false",
+            "ginaHost": config.gina_host or "",
+            "services": "".join(f"{s.name}={s.product}\n" for s in config.services),
+        },
+    }
+
+
+def from_configmap(body: Body) -> RoutingConfig:
+    data = body.get("data") or {}
+    services = []
+    for line in (data.get("services") or "").splitlines():
+        name, _, product = line.partition("=")
+        if name:
+            services.append(RoutedService(name, product))
+    metadata = body["metadata"]
+    return RoutingConfig(
+        tenant=data.get("tenant", ""),
+        domain_object=(metadata.get("annotations") or {}).get(f"{GROUP}/domain-object", metadata["name"]),
+        domain_name=data.get("domain", ""),
+        accepted=data.get("accepted") == "true",
+        gina_host=data.get("ginaHost") or None,
+        services=tuple(services),
+    )
+
+
+class ConfigMapBackend:
+    def __init__(self, client: KubeClient) -> None:
+        self.client = client
+
+    async def apply_domain(self, owner: DomainOwner, config: RoutingConfig) -> RoutingConfig:
+        applied = await self.client.apply_configmap(owner.namespace, to_configmap(owner, config))
+        return from_configmap(applied)
+
+    async def remove_domain(self, namespace: str, domain_object: str) -> None:
+        await self.client.delete_configmap(namespace, configmap_name(domain_object))

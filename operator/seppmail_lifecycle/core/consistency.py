@@ -1,0 +1,140 @@
+"""The consistency check ("Confirm domains and services"): what must hold before an order is
+confirmed. Each failure names exactly what is wrong and what to do, as a condition reason and
+message."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from seppmail_lifecycle.api.states import OrderPhase
+from seppmail_lifecycle.core.model import Domain, Product, Service, Tenant
+from seppmail_lifecycle.core.order_machine import ENDING_PHASES
+
+
+@dataclass(frozen=True)
+class CheckFailure:
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class DomainClaim:
+    """A Domain object anywhere in the cluster claiming a domain name."""
+
+    namespace: str
+    name: str
+    tenant: str
+    created: datetime
+    uid: str
+    active: bool
+    """False once the claim is given up (cancelled or deleted), so the name becomes free."""
+
+    def key(self) -> tuple[datetime, str]:
+        return (self.created, self.uid)
+
+
+def is_cancel_requested(service: Service) -> bool:
+    return service.spec.cancellation is not None or service.meta.deleted is not None
+
+
+def is_booked(service: Service) -> bool:
+    """Booked: ordered or further, and neither cancelled nor being cancelled."""
+    phase = service.status.phase or OrderPhase.ORDERED
+    return phase not in ENDING_PHASES and not is_cancel_requested(service)
+
+
+def conflicting_claim(domain: Domain, claims: Iterable[DomainClaim]) -> DomainClaim | None:
+    """The oldest active claim on the same name by another tenant, if it is older than ours."""
+    ours = (domain.meta.created, domain.meta.uid)
+    namespace = domain.meta.namespace or ""
+    older = [
+        c
+        for c in claims
+        if c.active
+        and c.uid != domain.meta.uid
+        and (c.namespace, c.tenant) != (namespace, domain.spec.tenant_ref.name)
+        and c.key() < ours
+    ]
+    return min(older, key=DomainClaim.key) if older else None
+
+
+def check_domain(
+    domain: Domain,
+    tenant: Tenant | None,
+    services: Sequence[Service],
+    products: Mapping[str, Product],
+    claims: Iterable[DomainClaim],
+    base_product: str,
+) -> CheckFailure | None:
+    if tenant is None:
+        return CheckFailure(
+            "TenantNotFound",
+            f"Tenant {domain.spec.tenant_ref.name!r} does not exist in this namespace: create it or fix "
+            "spec.tenantRef.",
+        )
+    conflict = conflicting_claim(domain, claims)
+    if conflict is not None:
+        return CheckFailure(
+            "DomainConflict",
+            f"{domain.spec.domain_name} is already claimed by Domain {conflict.namespace}/{conflict.name} of "
+            f"tenant {conflict.tenant!r}, ordered earlier; this domain will not be deployed.",
+        )
+    if not any(s.spec.product == base_product and is_booked(s) for s in services):
+        return CheckFailure(
+            "BaseServiceMissing",
+            f"No {base_product!r} service is booked on the domain yet; the operator books one.",
+        )
+    needing = sorted({s.spec.product for s in services if is_booked(s) and _needs_gina(products.get(s.spec.product))})
+    if needing and not (domain.spec.deployment_settings and domain.spec.deployment_settings.gina_host):
+        return CheckFailure(
+            "MissingGinaHost",
+            f"Product(s) {', '.join(needing)} need a GINA host: set spec.deploymentSettings.ginaHost.",
+        )
+    return None
+
+
+def _needs_gina(product: Product | None) -> bool:
+    return product is not None and product.spec.needs_gina_host
+
+
+def check_service(
+    service: Service,
+    domain: Domain | None,
+    domain_failure: CheckFailure | None,
+    siblings: Sequence[Service],
+    products: Mapping[str, Product],
+) -> CheckFailure | None:
+    """Service-level checks; ``domain_failure`` is the domain's own check result."""
+    if domain is None or domain.meta.deleted is not None:
+        return CheckFailure(
+            "DomainNotFound",
+            f"Domain {service.spec.domain_ref.name!r} does not exist in this namespace: create it or fix "
+            "spec.domainRef.",
+        )
+    product = products.get(service.spec.product)
+    if product is None:
+        return CheckFailure(
+            "ProductNotFound",
+            f"Product {service.spec.product!r} is not in the catalogue (kubectl get products.lifecycle).",
+        )
+    booked = {s.spec.product for s in siblings if s.name != service.name and is_booked(s)}
+    missing = [required for required in product.spec.requires if required not in booked]
+    if missing:
+        return CheckFailure(
+            "MissingDependency",
+            f"Product {service.spec.product!r} requires {', '.join(repr(m) for m in missing)} booked on domain "
+            f"{domain.spec.domain_name}: add a Service with that product.",
+        )
+    if product.spec.needs_gina_host and not (
+        domain.spec.deployment_settings and domain.spec.deployment_settings.gina_host
+    ):
+        return CheckFailure(
+            "MissingGinaHost",
+            f"Product {service.spec.product!r} needs a GINA host: set spec.deploymentSettings.ginaHost on "
+            f"Domain {domain.name!r}.",
+        )
+    if domain_failure is not None:
+        return CheckFailure(domain_failure.reason, f"Domain {domain.name!r}: {domain_failure.message}")
+    return None

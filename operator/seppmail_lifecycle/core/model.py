@@ -1,0 +1,55 @@
+"""The core's view of an object: its metadata, parsed spec and current status."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel
+
+from seppmail_lifecycle.api.contract import ContractSpec, ContractStatus
+from seppmail_lifecycle.api.deployrequest import DeployRequestSpec, DeployRequestStatus
+from seppmail_lifecycle.api.domain import DomainSpec, DomainStatus
+from seppmail_lifecycle.api.license import LicenseSpec, LicenseStatus
+from seppmail_lifecycle.api.product import ProductSpec, ProductStatus
+from seppmail_lifecycle.api.service import ServiceSpec, ServiceStatus
+from seppmail_lifecycle.api.tenant import TenantSpec, TenantStatus
+
+SpecT = TypeVar("SpecT", bound=BaseModel)
+StatusT = TypeVar("StatusT", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Meta:
+    """The metadata the core decides on."""
+
+    name: str
+    namespace: str | None
+    uid: str
+    generation: int
+    created: datetime
+    deleted: datetime | None = None
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    owner_uids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Obj(Generic[SpecT, StatusT]):
+    meta: Meta
+    spec: SpecT
+    status: StatusT
+
+    @property
+    def name(self) -> str:
+        return self.meta.name
+
+
+Product = Obj[ProductSpec, ProductStatus]
+Tenant = Obj[TenantSpec, TenantStatus]
+Domain = Obj[DomainSpec, DomainStatus]
+Service = Obj[ServiceSpec, ServiceStatus]
+Contract = Obj[ContractSpec, ContractStatus]
+License = Obj[LicenseSpec, LicenseStatus]
+DeployRequest = Obj[DeployRequestSpec, DeployRequestStatus]

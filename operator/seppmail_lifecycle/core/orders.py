@@ -1,0 +1,549 @@
+"""The order lifecycle of one domain and its services, decided together.
+
+A domain and its services depend on each other (services follow their domain, cancelling the
+base service cancels them all, a service's number comes from its domain), so they are decided as
+one aggregate: ``decide_domain(world, policy, now)`` takes everything observed about the domain
+and returns each object's new status, the transitions to record and announce, the routing config
+the backend must hold, and when to wake up next. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel
+
+from seppmail_lifecycle import GROUP
+from seppmail_lifecycle.api.common import NextTransition
+from seppmail_lifecycle.api.domain import DomainStatus
+from seppmail_lifecycle.api.order_status import OrderStatus
+from seppmail_lifecycle.api.policy import Policy
+from seppmail_lifecycle.api.service import BillingStatus, ServiceStatus
+from seppmail_lifecycle.api.states import OrderPhase as P
+from seppmail_lifecycle.core import conditions as c
+from seppmail_lifecycle.core.billing import billed_until, discount_label, end_billing_date
+from seppmail_lifecycle.core.conditions import Cond, Transition, append_history, merge_conditions
+from seppmail_lifecycle.core.consistency import (
+    CheckFailure,
+    DomainClaim,
+    check_domain,
+    check_service,
+    is_cancel_requested,
+)
+from seppmail_lifecycle.core.ids import object_id
+from seppmail_lifecycle.core.model import DeployRequest, Domain, Meta, Product, Service, Tenant
+from seppmail_lifecycle.core.order_machine import (
+    ACTIVE_PHASES,
+    DEPLOYED_PHASES,
+    REASONS,
+    OrderEvent,
+    next_phase,
+)
+from seppmail_lifecycle.core.routing import RoutedService, RoutingConfig
+from seppmail_lifecycle.core.schedule import earliest, next_deploy_window
+
+EXPEDITE_ANNOTATION = f"{GROUP}/expedite-removal"
+
+StatusT = TypeVar("StatusT", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class DomainWorld:
+    """Everything the decision for one domain and its services depends on."""
+
+    namespace: str
+    domain_ref: str
+    """The Domain object name the aggregate is keyed on (services refer to it even if it is missing)."""
+    domain: Domain | None
+    tenant: Tenant | None
+    services: tuple[Service, ...]
+    products: Mapping[str, Product]
+    claims: tuple[DomainClaim, ...] = ()
+    deploy_requests: tuple[DeployRequest, ...] = ()
+    routing: RoutingConfig | None = None
+
+
+@dataclass(frozen=True)
+class Decision(Generic[StatusT]):
+    name: str
+    status: StatusT
+    transitions: tuple[Transition, ...] = ()
+    release_finalizer: bool = False
+
+
+@dataclass(frozen=True)
+class ApplyRouting:
+    config: RoutingConfig
+
+
+@dataclass(frozen=True)
+class RemoveRouting:
+    domain_object: str
+
+
+@dataclass(frozen=True)
+class DomainOutcome:
+    domain: Decision[DomainStatus] | None
+    services: tuple[Decision[ServiceStatus], ...]
+    book_base_service: bool = False
+    routing: ApplyRouting | RemoveRouting | None = None
+    wake_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CancelCause:
+    at: datetime
+    reason: str
+    message: str
+
+
+@dataclass
+class _Phase:
+    """A phase being moved through the table, with the times keyed on it."""
+
+    phase: P
+    status: OrderStatus
+    transitions: list[Transition] = field(default_factory=list)
+
+    def move(self, event: OrderEvent, now: datetime, message: str, warning: bool = False) -> None:
+        target = next_phase(self.phase, event)
+        self.transitions.append(Transition(self.phase.value, target.value, REASONS[event], message, warning))
+        self.phase = target
+        stamp = {
+            P.CONFIRMED: "confirmed_at",
+            P.PROVISIONED: "provisioned_at",
+            P.DEPROVISIONED: "deprovisioned_at",
+        }.get(target)
+        if stamp is not None:
+            setattr(self.status, stamp, now)
+        if target is P.ORDERED:
+            self.status.confirmed_at = None
+
+
+def _expedited(*metas: Meta) -> bool:
+    return any(m.annotations.get(EXPEDITE_ANNOTATION, "").lower() == "true" for m in metas)
+
+
+def _own_cancel(meta: Meta, cancelled: bool, kind: str, now: datetime) -> CancelCause | None:
+    if meta.deleted is not None:
+        return CancelCause(meta.deleted, "Deleted", f"The {kind} object was deleted: cancelled, removed later.")
+    if cancelled:
+        return CancelCause(now, "CancelledByPartner", f"spec.cancellation is set on the {kind}.")
+    return None
+
+
+def _domain_cancel(world: DomainWorld, base_product: str, now: datetime) -> CancelCause | None:
+    domain = world.domain
+    assert domain is not None
+    own = _own_cancel(domain.meta, False, "Domain", now)
+    if own is not None:
+        return own
+    for service in world.services:
+        if service.spec.product == base_product and is_cancel_requested(service):
+            at = service.status.cancelled_at or service.meta.deleted or now
+            return CancelCause(
+                at,
+                "BaseServiceCancelled",
+                f"The {base_product!r} service {service.name!r} was cancelled: every service of the domain is.",
+            )
+    return None
+
+
+def _removal_due(status: OrderStatus, policy: Policy) -> datetime | None:
+    return status.cancelled_at + policy.cancellation_delay if status.cancelled_at else None
+
+
+def _release_due(meta: Meta, status: OrderStatus, policy: Policy) -> datetime | None:
+    if meta.deleted is None or status.deprovisioned_at is None:
+        return None
+    return status.deprovisioned_at + policy.retention
+
+
+def _deploy_trigger(
+    name: str,
+    confirmed_at: datetime | None,
+    requests: Sequence[DeployRequest],
+    services: bool,
+    policy: Policy,
+    now: datetime,
+) -> str | None:
+    if confirmed_at is None:
+        return None
+    for request in requests:
+        completed = request.status.completed_at
+        deployed = request.status.deployed_services if services else request.status.deployed_domains
+        if completed is not None and completed >= confirmed_at and name in deployed:
+            return f"DeployRequest {request.name!r}"
+    window = next_deploy_window(confirmed_at, policy.auto_deploy)
+    if window <= now:
+        return f"automatic deployment window {window.isoformat()}"
+    return None
+
+
+def _next(phase: P, meta: Meta, status: OrderStatus, policy: Policy) -> NextTransition | None:
+    if phase is P.CONFIRMED and status.confirmed_at is not None:
+        return NextTransition(action="Deploy", at=next_deploy_window(status.confirmed_at, policy.auto_deploy))
+    if phase is P.CANCELLED:
+        due = _removal_due(status, policy)
+        return NextTransition(action="Deprovision", at=due) if due else None
+    release = _release_due(meta, status, policy)
+    if phase is P.DEPROVISIONED and release is not None:
+        return NextTransition(action="ReleaseFinalizer", at=release)
+    return None
+
+
+def _conditions(
+    phase: P,
+    failure: CheckFailure | None,
+    cancel: CancelCause | None,
+    nxt: NextTransition | None,
+    cancel_message: str,
+) -> list[Cond]:
+    """The conditions of an order in ``phase``: Ready/Reconciling/Stalled plus Confirmed, Deployed,
+    Cancelled. ``phase`` is the summary; these are the truth."""
+    when = f" at {nxt.at.isoformat()}" if nxt else ""
+    confirmed = (
+        Cond(c.CONFIRMED, "False", failure.reason, failure.message)
+        if failure is not None and phase is P.ORDERED
+        else Cond(
+            c.CONFIRMED, "True", "ConsistencyCheckPassed", "Tenant, domain, product and dependencies are consistent."
+        )
+        if phase is not P.ORDERED
+        else Cond(c.CONFIRMED, "Unknown", "Checking", "The consistency check has not run yet.")
+    )
+    if phase in (P.ORDERED,):
+        reason = failure.reason if failure else "Checking"
+        message = failure.message if failure else "Waiting for the consistency check."
+        return [
+            confirmed,
+            Cond(c.DEPLOYED, "False", "NotConfirmed", "Deployment waits for the consistency check."),
+            Cond(c.CANCELLED, "False", "Active", "Not cancelled."),
+            Cond(c.READY, "False", reason, message),
+            Cond(c.RECONCILING, "False" if failure else "True", reason, message),
+            Cond(c.STALLED, "True" if failure else "False", reason, message),
+        ]
+    if phase is P.CONFIRMED:
+        message = f"Confirmed; deploys with a DeployRequest or at the next automatic window{when}."
+        return [
+            confirmed,
+            Cond(c.DEPLOYED, "False", "AwaitingDeployment", message),
+            Cond(c.CANCELLED, "False", "Active", "Not cancelled."),
+            Cond(c.READY, "False", "AwaitingDeployment", message),
+            Cond(c.RECONCILING, "True", "AwaitingDeployment", message),
+            Cond(c.STALLED, "False", "AwaitingDeployment", message),
+        ]
+    if phase is P.PROVISIONING:
+        message = "Deployment is in progress: waiting for the backend to apply the routing config."
+        return [
+            confirmed,
+            Cond(c.DEPLOYED, "False", "Provisioning", message),
+            Cond(c.CANCELLED, "False", "Active", "Not cancelled."),
+            Cond(c.READY, "False", "Provisioning", message),
+            Cond(c.RECONCILING, "True", "Provisioning", message),
+            Cond(c.STALLED, "False", "Provisioning", message),
+        ]
+    if phase is P.PROVISIONED:
+        message = "Deployment is complete; the service is ready."
+        return [
+            confirmed,
+            Cond(c.DEPLOYED, "True", "Provisioned", message),
+            Cond(c.CANCELLED, "False", "Active", "Not cancelled."),
+            Cond(c.READY, "True", "Provisioned", message),
+            Cond(c.RECONCILING, "False", "Provisioned", message),
+            Cond(c.STALLED, "False", "Provisioned", message),
+        ]
+    assert cancel is not None or phase is not P.CANCELLED
+    cancelled = Cond(c.CANCELLED, "True", cancel.reason if cancel else "Cancelled", cancel_message)
+    if phase is P.CANCELLED:
+        message = f"Cancelled; removal starts{when} (support can expedite)."
+        return [
+            confirmed,
+            cancelled,
+            Cond(c.READY, "False", "Cancelled", message),
+            Cond(c.RECONCILING, "True", "AwaitingRemoval", message),
+            Cond(c.STALLED, "False", "AwaitingRemoval", message),
+        ]
+    if phase is P.DEPROVISIONING:
+        message = "Removal is in progress: waiting for the backend to remove the routing config."
+        return [
+            confirmed,
+            cancelled,
+            Cond(c.DEPLOYED, "False", "Deprovisioning", message),
+            Cond(c.READY, "False", "Deprovisioning", message),
+            Cond(c.RECONCILING, "True", "Deprovisioning", message),
+            Cond(c.STALLED, "False", "Deprovisioning", message),
+        ]
+    message = "Removed from the systems; the entry is kept for usage settlement."
+    return [
+        confirmed,
+        cancelled,
+        Cond(c.DEPLOYED, "False", "Deprovisioned", message),
+        Cond(c.READY, "True", "Deprovisioned", message),
+        Cond(c.RECONCILING, "False", "Deprovisioned", message),
+        Cond(c.STALLED, "False", "Deprovisioned", message),
+    ]
+
+
+def _finish(
+    kind: str,
+    meta: Meta,
+    current: OrderStatus,
+    moving: _Phase,
+    failure: CheckFailure | None,
+    cancel: CancelCause | None,
+    cancel_message: str,
+    policy: Policy,
+    now: datetime,
+) -> tuple[NextTransition | None, bool]:
+    """Fill in the common status fields of an order object; returns its next and finalizer release."""
+    status = moving.status
+    status.id = current.id or object_id(kind, meta.uid)
+    status.phase = moving.phase
+    status.observed_generation = meta.generation
+    nxt = _next(moving.phase, meta, status, policy)
+    status.next = nxt
+    status.conditions = merge_conditions(
+        current.conditions, _conditions(moving.phase, failure, cancel, nxt, cancel_message), meta.generation, now
+    )
+    status.history = append_history(current.history, moving.transitions, now)
+    release = (
+        moving.phase is P.DEPROVISIONED and (due := _release_due(meta, status, policy)) is not None and (due <= now)
+    )
+    return nxt, release
+
+
+def _step_cancel_and_removal(
+    moving: _Phase, cancel: CancelCause | None, expedited: bool, policy: Policy, now: datetime
+) -> bool:
+    """The moves every order shares: cancel, and start removal when due. True if one was made."""
+    if moving.phase in ACTIVE_PHASES and cancel is not None:
+        moving.status.cancelled_at = moving.status.cancelled_at or cancel.at
+        moving.move(OrderEvent.CANCEL, now, cancel.message)
+        return True
+    if moving.phase is P.CANCELLED:
+        due = _removal_due(moving.status, policy)
+        if expedited or (due is not None and due <= now):
+            moving.move(
+                OrderEvent.REMOVAL_DUE,
+                now,
+                "Removal expedited by support." if expedited else "Cancellation delay over.",
+            )
+            return True
+    return False
+
+
+def _decide_domain_phase(
+    world: DomainWorld, policy: Policy, now: datetime
+) -> tuple[_Phase, CheckFailure | None, CancelCause | None]:
+    domain = world.domain
+    assert domain is not None
+    moving = _Phase(domain.status.phase or P.ORDERED, domain.status.model_copy(deep=True))
+    cancel = _domain_cancel(world, policy.base_product, now)
+    failure = check_domain(domain, world.tenant, world.services, world.products, world.claims, policy.base_product)
+    base = [s for s in world.services if s.spec.product == policy.base_product]
+    expedited = _expedited(domain.meta, *(s.meta for s in base))
+    for _ in range(len(P)):
+        if _step_cancel_and_removal(moving, cancel, expedited, policy, now):
+            continue
+        if moving.phase is P.ORDERED and failure is None:
+            moving.move(OrderEvent.CHECK_PASSED, now, "The consistency check passed.")
+        elif moving.phase is P.CONFIRMED and failure is not None:
+            moving.move(OrderEvent.CHECK_FAILED, now, failure.message, warning=True)
+        elif moving.phase is P.CONFIRMED and (
+            trigger := _deploy_trigger(
+                domain.name, moving.status.confirmed_at, world.deploy_requests, False, policy, now
+            )
+        ):
+            moving.move(OrderEvent.DEPLOY, now, f"Deployment started by {trigger}.")
+        elif (
+            moving.phase is P.PROVISIONING
+            and world.routing is not None
+            and world.routing.domain_name == domain.spec.domain_name
+        ):
+            moving.move(OrderEvent.APPLIED, now, "The backend applied the routing config.")
+        elif moving.phase is P.DEPROVISIONING and world.routing is None:
+            moving.move(OrderEvent.REMOVED, now, "The backend removed the routing config.")
+        else:
+            break
+    return moving, (failure if moving.phase is P.ORDERED else None), cancel
+
+
+def _decide_service(
+    service: Service,
+    world: DomainWorld,
+    domain_phase: P | None,
+    domain_moved_to_provisioning: bool,
+    domain_cancel: CancelCause | None,
+    domain_failure: CheckFailure | None,
+    policy: Policy,
+    now: datetime,
+) -> tuple[Decision[ServiceStatus], NextTransition | None]:
+    current = service.status
+    moving = _Phase(current.phase or P.ORDERED, current.model_copy(deep=True))
+    status = moving.status
+    assert isinstance(status, ServiceStatus)
+    own = _own_cancel(service.meta, service.spec.cancellation is not None, "Service", now)
+    cascaded = domain_cancel if domain_phase is not None and domain_phase not in ACTIVE_PHASES else None
+    cancel = own or cascaded
+    failure = check_service(service, world.domain, domain_failure, world.services, world.products)
+    domain_meta = (world.domain.meta,) if world.domain else ()
+    expedited = _expedited(service.meta, *(domain_meta if cascaded else ()))
+    routed = world.routing is not None and world.routing.has_service(service.name)
+
+    for _ in range(len(P)):
+        if _step_cancel_and_removal(moving, cancel, expedited, policy, now):
+            continue
+        if moving.phase is P.ORDERED and failure is None and domain_phase in (P.CONFIRMED, *DEPLOYED_PHASES):
+            moving.move(OrderEvent.CHECK_PASSED, now, "The consistency check passed.")
+        elif moving.phase is P.CONFIRMED and failure is not None:
+            moving.move(OrderEvent.CHECK_FAILED, now, failure.message, warning=True)
+        elif (
+            moving.phase is P.CONFIRMED
+            and domain_phase in DEPLOYED_PHASES
+            and (
+                trigger := "its domain's deployment"
+                if domain_moved_to_provisioning
+                else _deploy_trigger(service.name, status.confirmed_at, world.deploy_requests, True, policy, now)
+            )
+        ):
+            moving.move(OrderEvent.DEPLOY, now, f"Deployment started by {trigger}.")
+        elif moving.phase is P.PROVISIONING and routed and domain_phase is P.PROVISIONED:
+            moving.move(OrderEvent.APPLIED, now, "The backend applied the service.")
+        elif moving.phase is P.DEPROVISIONING and not routed:
+            moving.move(OrderEvent.REMOVED, now, "The backend removed the service.")
+        else:
+            break
+
+    if moving.phase is P.ORDERED and failure is None:
+        failure = CheckFailure("DomainNotConfirmed", "Waiting for the domain to be confirmed.")
+    cancel_message = ""
+    if moving.phase not in ACTIVE_PHASES and status.cancelled_at is not None:
+        requested = service.spec.cancellation.end_billing_date if service.spec.cancellation else None
+        end = end_billing_date(requested, status.cancelled_at.date())
+        usage_ended = status.deprovisioned_at.date() if status.deprovisioned_at else None
+        billing = status.billing or BillingStatus()
+        status.billing = billing.model_copy(update={"end": billed_until(end.date, usage_ended)})
+        cause = cancel or CancelCause(status.cancelled_at, "Cancelled", "Cancelled.")
+        cancel_message = f"{cause.message} End-billing date {end.date.isoformat()}."
+        if end.clamped_from is not None:
+            cancel_message += (
+                f" The requested {end.clamped_from.isoformat()} is before the earliest allowed date (the day "
+                "after the cancellation) and was moved."
+            )
+            if not any(h.reason == "EndBillingDateAdjusted" for h in current.history):
+                moving.transitions.append(
+                    Transition(None, moving.phase.value, "EndBillingDateAdjusted", cancel_message, warning=True)
+                )
+    _start_billing(service, status, moving.phase, now)
+    status.domain_name = world.domain.spec.domain_name if world.domain else None
+    discount = service.spec.discount
+    status.discount = discount_label(discount.percent, discount.reason) if discount else None
+    nxt, release = _finish("Service", service.meta, current, moving, failure, cancel, cancel_message, policy, now)
+    return Decision(service.name, status, tuple(moving.transitions), release), nxt
+
+
+def _start_billing(service: Service, status: ServiceStatus, phase: P, now: datetime) -> None:
+    """Billing starts once the service is provisioned and users are entered."""
+    if status.billing is not None and status.billing.start is not None:
+        return
+    if phase is P.PROVISIONED and service.spec.users > 0:
+        start: date = now.date()
+        status.billing = (status.billing or BillingStatus()).model_copy(update={"start": start})
+
+
+def _number_services(domain: Domain, services: Sequence[Service]) -> tuple[dict[str, int], int]:
+    """Sequential numbers for services that have none yet, in order of creation; never reused."""
+    numbers = {s.name: s.status.number for s in services if s.status.number is not None}
+    last = max([domain.status.last_service_number or 0, *numbers.values()])
+    assigned: dict[str, int] = {}
+    for service in sorted(services, key=lambda s: (s.meta.created, s.name)):
+        if service.name not in numbers:
+            last += 1
+            assigned[service.name] = last
+    return assigned, last
+
+
+def _routing(
+    domain: Domain, phase: P, decisions: Sequence[Decision[ServiceStatus]], world: DomainWorld
+) -> RoutingConfig | None:
+    if phase not in (P.PROVISIONING, P.PROVISIONED, P.CANCELLED):
+        return None
+    observed = world.routing
+    products = {s.name: s.spec.product for s in world.services}
+    routed = tuple(
+        RoutedService(d.name, products[d.name])
+        for d in sorted(decisions, key=lambda d: d.name)
+        if d.status.phase in DEPLOYED_PHASES
+        or (d.status.phase is P.CANCELLED and observed is not None and observed.has_service(d.name))
+    )
+    settings = domain.spec.deployment_settings
+    return RoutingConfig(
+        tenant=domain.spec.tenant_ref.name,
+        domain_object=domain.name,
+        domain_name=domain.spec.domain_name,
+        accepted=True,
+        gina_host=settings.gina_host if settings else None,
+        services=routed,
+    )
+
+
+def decide_domain(world: DomainWorld, policy: Policy, now: datetime) -> DomainOutcome:
+    domain = world.domain
+    domain_decision: Decision[DomainStatus] | None = None
+    nexts: list[NextTransition | None] = []
+    domain_phase: P | None = None
+    domain_cancel: CancelCause | None = None
+    domain_failure: CheckFailure | None = None
+    moved_to_provisioning = False
+    if domain is not None:
+        moving, domain_failure, domain_cancel = _decide_domain_phase(world, policy, now)
+        domain_phase = moving.phase
+        moved_to_provisioning = any(t.to == P.PROVISIONING.value for t in moving.transitions)
+        status = moving.status
+        assert isinstance(status, DomainStatus)
+        numbers, last = _number_services(domain, world.services)
+        status.last_service_number = last
+        cancel_message = f"{domain_cancel.message}" if domain_cancel else ""
+        nxt, release = _finish(
+            "Domain", domain.meta, domain.status, moving, domain_failure, domain_cancel, cancel_message, policy, now
+        )
+        nexts.append(nxt)
+        domain_decision = Decision(domain.name, status, tuple(moving.transitions), release)
+    else:
+        numbers = {}
+
+    service_decisions = []
+    for service in world.services:
+        decision, nxt = _decide_service(
+            service, world, domain_phase, moved_to_provisioning, domain_cancel, domain_failure, policy, now
+        )
+        if service.name in numbers:
+            decision.status.number = numbers[service.name]
+        service_decisions.append(decision)
+        nexts.append(nxt)
+
+    routing_action: ApplyRouting | RemoveRouting | None = None
+    if domain is not None and domain_phase is not None:
+        desired = _routing(domain, domain_phase, service_decisions, world)
+        if desired is not None and desired != world.routing:
+            routing_action = ApplyRouting(desired)
+        elif desired is None and world.routing is not None:
+            routing_action = RemoveRouting(domain.name)
+
+    book_base = (
+        domain is not None
+        and domain.meta.deleted is None
+        and domain_phase in (P.ORDERED, P.CONFIRMED)
+        and not any(s.spec.product == policy.base_product for s in world.services)
+    )
+    wake = earliest(nexts)
+    return DomainOutcome(
+        domain=domain_decision,
+        services=tuple(service_decisions),
+        book_base_service=book_base,
+        routing=routing_action,
+        wake_at=wake.at if wake else None,
+    )

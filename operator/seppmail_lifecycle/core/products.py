@@ -1,0 +1,30 @@
+"""A catalogue entry's status: available once observed (its references are checked by orders)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from seppmail_lifecycle.api.product import ProductStatus
+from seppmail_lifecycle.core import conditions as c
+from seppmail_lifecycle.core.conditions import Cond, merge_conditions
+from seppmail_lifecycle.core.model import Product
+from seppmail_lifecycle.core.orders import Decision
+
+
+def decide_product(product: Product, now: datetime) -> Decision[ProductStatus]:
+    message = f"{product.spec.display_name} can be booked."
+    if product.spec.requires:
+        message += f" Requires: {', '.join(product.spec.requires)}."
+    status = product.status.model_copy(deep=True)
+    status.observed_generation = product.meta.generation
+    status.conditions = merge_conditions(
+        product.status.conditions,
+        [
+            Cond(c.READY, "True", "Available", message),
+            Cond(c.RECONCILING, "False", "Available", message),
+            Cond(c.STALLED, "False", "Available", message),
+        ],
+        product.meta.generation,
+        now,
+    )
+    return Decision(product.name, status)

@@ -1,0 +1,29 @@
+"""Deadlines: the auto-deploy windows and choosing an object's next scheduled transition."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from seppmail_lifecycle.api.common import NextTransition
+from seppmail_lifecycle.api.policy import AutoDeployPolicy
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def next_deploy_window(after: datetime, policy: AutoDeployPolicy) -> datetime:
+    """The first automatic deployment window strictly after ``after``.
+
+    Windows are at ``offset + k * every`` from the Unix epoch (UTC); with the defaults (every 6h,
+    offset 2h) that is 02:00, 08:00, 14:00 and 20:00 UTC every day.
+    """
+    every = policy.every.total_seconds()
+    elapsed = (after - EPOCH).total_seconds() - policy.offset.total_seconds()
+    k = math.floor(elapsed / every) + 1
+    return EPOCH + policy.offset + k * policy.every
+
+
+def earliest(candidates: Iterable[NextTransition | None]) -> NextTransition | None:
+    present = [c for c in candidates if c is not None]
+    return min(present, key=lambda c: c.at) if present else None

@@ -1,0 +1,41 @@
+"""A tenant's identity and totals: managed domains and booked services (the seed's tenant table)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from seppmail_lifecycle.api.tenant import TenantStatus
+from seppmail_lifecycle.core import conditions as c
+from seppmail_lifecycle.core.conditions import Cond, merge_conditions
+from seppmail_lifecycle.core.consistency import is_booked
+from seppmail_lifecycle.core.ids import object_id
+from seppmail_lifecycle.core.model import Domain, Service, Tenant
+from seppmail_lifecycle.core.order_machine import ENDING_PHASES
+from seppmail_lifecycle.core.orders import Decision
+
+
+def decide_tenant(
+    tenant: Tenant, domains: Sequence[Domain], services: Sequence[Service], now: datetime
+) -> Decision[TenantStatus]:
+    """``domains`` are the tenant's Domain objects; ``services`` the services booked on them."""
+    managed = [d for d in domains if d.status.phase not in ENDING_PHASES and d.meta.deleted is None]
+    managed_names = {d.name for d in managed}
+    booked = [s for s in services if s.spec.domain_ref.name in managed_names and is_booked(s)]
+    status = tenant.status.model_copy(deep=True)
+    status.id = tenant.status.id or object_id("Tenant", tenant.meta.uid)
+    status.managed_domains = len(managed)
+    status.total_services = len(booked)
+    status.observed_generation = tenant.meta.generation
+    message = f"{len(managed)} managed domain(s), {len(booked)} booked service(s)."
+    status.conditions = merge_conditions(
+        tenant.status.conditions,
+        [
+            Cond(c.READY, "True", "Registered", message),
+            Cond(c.RECONCILING, "False", "Registered", message),
+            Cond(c.STALLED, "False", "Registered", message),
+        ],
+        tenant.meta.generation,
+        now,
+    )
+    return Decision(tenant.name, status)

@@ -1,0 +1,456 @@
+"""The order lifecycle on the real control plane, with a seconds-scale policy: the examples reach
+provisioned; checks hold orders back with the exact reason; deploy requests, RBAC, cancellation,
+deletion and an operator restart across a due time behave as the design says."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from seppmail_lifecycle.devcluster.controlplane import ControlPlane
+from tests.conftest import EXAMPLES_DIR
+from tests.kube import apply, condition, events_for, get, items, phase, wait_for
+from tests.operator_process import OperatorProcess
+
+pytestmark = pytest.mark.e2e
+
+API = "lifecycle.seppmail.cloud/v1alpha1"
+# Deploy windows far apart: nothing deploys unless the test asks for it.
+NO_AUTO_DEPLOY = {"autoDeploy": {"every": "24h", "offset": "0s"}}
+FAST = {"autoDeploy": {"every": "2s", "offset": "0s"}, "cancellationDelay": "4s", "retention": "1s"}
+
+Body = dict[str, Any]
+StartOperator = Callable[..., OperatorProcess]
+
+
+def example(filename: str) -> list[Body]:
+    return [d for d in yaml.safe_load_all((EXAMPLES_DIR / filename).read_text()) if d]
+
+
+def by_kind(docs: list[Body], kind: str) -> list[Body]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+@pytest.fixture(scope="session")
+def catalogue(crds: ControlPlane) -> ControlPlane:
+    """The example products, plus `archiving`, which requires sign-only (so a test can leave it out)."""
+    crds.kubectl("apply", "-f", str(EXAMPLES_DIR / "00-products.yaml"))
+    apply(
+        crds,
+        "default",
+        {
+            "apiVersion": API,
+            "kind": "Product",
+            "metadata": {"name": "archiving"},
+            "spec": {"displayName": "Archiving", "requires": ["base", "sign-only"], "billing": {"type": "recurring"}},
+        },
+    )
+    return crds
+
+
+@pytest.fixture
+def start_operator(catalogue: ControlPlane, namespace: str, tmp_path: Path) -> Iterator[StartOperator]:
+    started: list[OperatorProcess] = []
+
+    def start(policy: dict[str, Any]) -> OperatorProcess:
+        policy_file = tmp_path / "policy.yaml"
+        policy_file.write_text(yaml.safe_dump(policy))
+        operator = OperatorProcess(catalogue, tmp_path / "operator.log", namespaces=[namespace], policy=policy_file)
+        operator.start()
+        started.append(operator)
+        return operator
+
+    yield start
+    for operator in started:
+        if operator.process is not None and operator.process.poll() is None:
+            assert operator.stop() == 0, operator.log_tail()
+    errors = [line for op in started[-1:] for line in op.log_lines() if line.get("severity") in ("error", "critical")]
+    assert errors == [], errors
+
+
+def all_phases(plane: ControlPlane, namespace: str, resource: str) -> dict[str, str | None]:
+    return {i["metadata"]["name"]: (i.get("status") or {}).get("phase") for i in items(plane, resource, namespace)}
+
+
+def wait_phases(plane: ControlPlane, namespace: str, resource: str, expected: str, timeout: float = 30) -> None:
+    wait_for(
+        f"every {resource} {expected}",
+        lambda: (p := all_phases(plane, namespace, resource)) and all(v == expected for v in p.values()) and p,
+        timeout,
+    )
+
+
+def test_examples_reach_provisioned(catalogue: ControlPlane, namespace: str, start_operator: StartOperator) -> None:
+    start_operator(FAST)
+    catalogue.kubectl("apply", "-n", namespace, "-f", str(EXAMPLES_DIR))
+    wait_phases(catalogue, namespace, "domains.lifecycle", "provisioned")
+    wait_phases(catalogue, namespace, "services.lifecycle", "provisioned")
+
+    services = {s["metadata"]["name"]: s for s in items(catalogue, "services.lifecycle", namespace)}
+    # The operator booked the base service globex did not declare, owned by its Domain.
+    base = services["globex-de-base"]
+    assert base["metadata"]["ownerReferences"][0]["kind"] == "Domain"
+    for domain, count in (("acme-ch", 3), ("globex-de", 2)):
+        numbers = sorted(s["status"]["number"] for s in services.values() if s["spec"]["domainRef"]["name"] == domain)
+        assert numbers == list(range(1, count + 1))
+    # Billing starts when provisioned and users > 0: not for the operator-booked base (0 users).
+    assert services["acme-ch-sign-encrypt"]["status"]["billing"]["start"]
+    assert "billing" not in base["status"] or "start" not in base["status"]["billing"]
+    assert services["globex-de-sign-only"]["status"]["discount"] == "10 (nfr)"
+    for service in services.values():
+        assert condition(service, "Ready")["status"] == "True"
+        assert service["status"]["id"].startswith("SVC-")
+        assert service["status"]["observedGeneration"] == service["metadata"]["generation"]
+        assert [h["to"] for h in service["status"]["history"]] == ["confirmed", "provisioning", "provisioned"]
+
+    configmaps = items(catalogue, "configmaps", namespace, "lifecycle.seppmail.cloud/role=routing")
+    routing = {cm["data"]["domain"]: cm for cm in configmaps}
+    assert set(routing) == {"acme.ch", "globex.de"}
+    assert routing["acme.ch"]["data"]["ginaHost"] == "gina.acme.ch"
+    assert routing["acme.ch"]["data"]["services"].splitlines() == [
+        "acme-ch-base=base",
+        "acme-ch-onboarding=onboarding",
+        "acme-ch-sign-encrypt=sign-encrypt",
+    ]
+    assert routing["acme.ch"]["metadata"]["labels"]["lifecycle.seppmail.cloud/tenant"] == "acme"
+
+    tenants = {t["metadata"]["name"]: t["status"] for t in items(catalogue, "tenants.lifecycle", namespace)}
+    assert (tenants["acme"]["managedDomains"], tenants["acme"]["totalServices"]) == (1, 3)
+    assert (tenants["globex"]["managedDomains"], tenants["globex"]["totalServices"]) == (1, 2)
+
+    reasons = [e["reason"] for e in events_for(catalogue, namespace, "acme-ch-sign-encrypt")]
+    assert {"ConsistencyCheckPassed", "DeploymentStarted", "Provisioned"} <= set(reasons)
+
+    table = catalogue.kubectl("get", "services.lifecycle", "-A").stdout
+    row = next(line for line in table.splitlines() if "acme-ch-sign-encrypt" in line).split()
+    number = str(services["acme-ch-sign-encrypt"]["status"]["number"])
+    billing_start = services["acme-ch-sign-encrypt"]["status"]["billing"]["start"]
+    assert (
+        row[:8]
+        == [namespace, "acme-ch-sign-encrypt", number, "acme-ch", "sign-encrypt", "provisioned", "", billing_start][:6]
+        + row[6:8]
+    )
+    assert billing_start in row
+
+
+def _tenant_domain(name: str, domain_name: str, **spec: Any) -> list[Body]:
+    return [
+        {
+            "apiVersion": API,
+            "kind": "Tenant",
+            "metadata": {"name": name},
+            "spec": {"displayName": name, "contact": {"email": f"it@{name}.example"}},
+        },
+        {
+            "apiVersion": API,
+            "kind": "Domain",
+            "metadata": {"name": name},
+            "spec": {"tenantRef": {"name": name}, "domainName": domain_name, **spec},
+        },
+    ]
+
+
+def _service(name: str, domain: str, product: str, **spec: Any) -> Body:
+    return {
+        "apiVersion": API,
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {"domainRef": {"name": domain}, "product": product, **spec},
+    }
+
+
+def test_missing_dependency_holds_the_order_until_it_is_booked(
+    catalogue: ControlPlane, namespace: str, start_operator: StartOperator
+) -> None:
+    start_operator(NO_AUTO_DEPLOY)
+    apply(
+        catalogue,
+        namespace,
+        *_tenant_domain("initech", "initech.example"),
+        _service("initech-archiving", "initech", "archiving", users=10),
+    )
+
+    def held() -> Body | None:
+        service = get(catalogue, "services.lifecycle", namespace, "initech-archiving")
+        confirmed = condition(service, "Confirmed") if service else None
+        return service if confirmed and confirmed["reason"] == "MissingDependency" else None
+
+    service = wait_for("MissingDependency on initech-archiving", held)
+    assert service["status"]["phase"] == "ordered"
+    assert "'sign-only'" in condition(service, "Confirmed")["message"]
+    assert condition(service, "Stalled")["status"] == "True"
+    assert condition(service, "Ready")["status"] == "False"
+    # The base service the operator booked is confirmed meanwhile: one bad order blocks nothing else.
+    wait_for("base confirmed", lambda: phase(catalogue, "services.lifecycle", namespace, "initech-base") == "confirmed")
+
+    apply(catalogue, namespace, _service("initech-sign-only", "initech", "sign-only", users=10))
+    wait_for(
+        "initech-archiving confirmed",
+        lambda: phase(catalogue, "services.lifecycle", namespace, "initech-archiving") == "confirmed",
+    )
+    service = get(catalogue, "services.lifecycle", namespace, "initech-archiving")
+    assert condition(service, "Stalled")["status"] == "False"
+    assert service["status"]["next"]["action"] == "Deploy"
+
+
+def test_younger_claim_on_a_domain_gets_domain_conflict_and_is_never_deployed(
+    catalogue: ControlPlane, namespace: str, start_operator: StartOperator
+) -> None:
+    start_operator(FAST)
+    apply(catalogue, namespace, *_tenant_domain("first", "shared.example"))
+    # Claims are ordered by creation time (seconds); let the first be clearly older.
+    wait_for(
+        "first confirmed",
+        lambda: (
+            phase(catalogue, "domains.lifecycle", namespace, "first") in ("confirmed", "provisioning", "provisioned")
+        ),
+    )
+    time.sleep(1)
+    apply(catalogue, namespace, *_tenant_domain("second", "shared.example"))
+
+    wait_for("first provisioned", lambda: phase(catalogue, "domains.lifecycle", namespace, "first") == "provisioned")
+    second = wait_for(
+        "DomainConflict on second",
+        lambda: (
+            (d := get(catalogue, "domains.lifecycle", namespace, "second"))
+            and (condition(d, "Confirmed") or {}).get("reason") == "DomainConflict"
+            and d
+        ),
+    )
+    assert "first" in condition(second, "Confirmed")["message"]
+    wait_for(
+        "second-base held by the conflict",
+        lambda: (
+            (s := get(catalogue, "services.lifecycle", namespace, "second-base"))
+            and (condition(s, "Confirmed") or {}).get("reason") == "DomainConflict"
+        ),
+    )
+    # Several deploy windows later the younger claim is still not deployed anywhere.
+    catalogue.kubectl(
+        "wait",
+        "--for=jsonpath={.status.phase}=provisioned",
+        "-n",
+        namespace,
+        "services.lifecycle/first-base",
+        "--timeout=20s",
+    )
+    time.sleep(5)
+    assert phase(catalogue, "domains.lifecycle", namespace, "second") == "ordered"
+    routed = [
+        cm["data"]["tenant"]
+        for cm in items(catalogue, "configmaps", namespace, "lifecycle.seppmail.cloud/role=routing")
+    ]
+    assert routed == ["first"]
+
+
+def _bind(plane: ControlPlane, namespace: str, role: str, group: str, rules: list[Body]) -> None:
+    apply(
+        plane,
+        namespace,
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": role}, "rules": rules},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": role},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}],
+        },
+    )
+
+
+def _chart_roles(plane: ControlPlane) -> dict[str, list[Body]]:
+    """The user ClusterRoles' rules exactly as the Helm chart ships them (rendered by real helm)."""
+    helm = plane.binaries.helm
+    assert helm is not None
+    chart = Path(__file__).resolve().parents[2] / "charts" / "seppmail-lifecycle"
+    rendered = subprocess.run(
+        [str(helm), "template", "rbac-test", str(chart)], check=True, capture_output=True, text=True
+    ).stdout
+    roles = {}
+    for doc in yaml.safe_load_all(rendered):
+        if doc and doc["kind"] == "ClusterRole":
+            roles[doc["metadata"]["name"].rsplit("-", 1)[-1]] = doc["rules"]
+    return roles
+
+
+def test_tech_deploys_with_a_deploy_request_and_sales_may_not(
+    catalogue: ControlPlane, namespace: str, start_operator: StartOperator
+) -> None:
+    roles = _chart_roles(catalogue)
+    _bind(catalogue, namespace, "sales", "partner-sales", roles["sales"])
+    _bind(catalogue, namespace, "tech", "partner-tech", roles["tech"])
+    sales = catalogue.mint_kubeconfig("sam", ["partner-sales"])
+    tech = catalogue.mint_kubeconfig("tess", ["partner-tech"])
+    start_operator(NO_AUTO_DEPLOY)
+
+    # Sales orders (with its own credentials), and cannot press the deploy button.
+    apply(
+        catalogue,
+        namespace,
+        *_tenant_domain("hooli", "hooli.example"),
+        _service("hooli-sign-only", "hooli", "sign-only", users=3),
+        kubeconfig=sales,
+    )
+    wait_phases(catalogue, namespace, "services.lifecycle", "confirmed")
+    request = {"apiVersion": API, "kind": "DeployRequest", "metadata": {"name": "deploy-now"}, "spec": {}}
+    refused = catalogue.kubectl(
+        "apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(request), kubeconfig=sales, check=False
+    )
+    assert refused.returncode != 0
+    assert "forbidden" in refused.stderr.lower()
+
+    apply(catalogue, namespace, request, kubeconfig=tech)
+    done = wait_for(
+        "the DeployRequest completed",
+        lambda: (
+            (r := get(catalogue, "deployrequests.lifecycle", namespace, "deploy-now"))
+            and (r.get("status") or {}).get("phase") == "Completed"
+            and r
+        ),
+    )
+    assert done["status"]["deployedDomains"] == ["hooli"]
+    assert sorted(done["status"]["deployedServices"]) == ["hooli-base", "hooli-sign-only"]
+    assert done["status"]["message"].startswith("Deployment started for 1 domain(s) and 2 service(s)")
+    wait_phases(catalogue, namespace, "services.lifecycle", "provisioned")
+    service = get(catalogue, "services.lifecycle", namespace, "hooli-sign-only")
+    assert "DeployRequest 'deploy-now'" in service["status"]["history"][1]["message"]
+
+
+def test_cancelling_the_base_service_cancels_the_domain_and_removal_waits_for_the_delay(
+    catalogue: ControlPlane, namespace: str, start_operator: StartOperator
+) -> None:
+    start_operator(FAST)
+    apply(
+        catalogue,
+        namespace,
+        *_tenant_domain("umbrella", "umbrella.example"),
+        _service("umbrella-base", "umbrella", "base", users=5),
+        _service("umbrella-sign-only", "umbrella", "sign-only", users=5),
+    )
+    wait_phases(catalogue, namespace, "services.lifecycle", "provisioned")
+
+    catalogue.kubectl(
+        "patch",
+        "services.lifecycle",
+        "umbrella-base",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        '{"spec": {"cancellation": {"reason": "customer left"}}}',
+    )
+    wait_phases(catalogue, namespace, "services.lifecycle", "cancelled", timeout=3)
+    assert phase(catalogue, "domains.lifecycle", namespace, "umbrella") == "cancelled"
+    sign_only = get(catalogue, "services.lifecycle", namespace, "umbrella-sign-only")
+    assert condition(sign_only, "Cancelled")["reason"] == "BaseServiceCancelled"
+    assert sign_only["status"]["next"]["action"] == "Deprovision"
+    assert sign_only["status"]["billing"]["end"]
+    # Still routed while cancelled: the partner migrates in the meantime.
+    assert items(catalogue, "configmaps", namespace, "lifecycle.seppmail.cloud/role=routing")
+
+    wait_phases(catalogue, namespace, "services.lifecycle", "deprovisioned", timeout=20)
+    wait_phases(catalogue, namespace, "domains.lifecycle", "deprovisioned", timeout=10)
+    assert items(catalogue, "configmaps", namespace, "lifecycle.seppmail.cloud/role=routing") == []
+    history = [
+        h["to"] for h in get(catalogue, "services.lifecycle", namespace, "umbrella-sign-only")["status"]["history"]
+    ]
+    assert history[-3:] == ["cancelled", "deprovisioning", "deprovisioned"]
+    tenant = get(catalogue, "tenants.lifecycle", namespace, "umbrella")
+    wait_for(
+        "tenant totals drop to zero",
+        lambda: (
+            (t := get(catalogue, "tenants.lifecycle", namespace, "umbrella"))
+            and t["status"].get("totalServices") == 0
+            and t
+        ),
+    )
+    assert tenant is not None
+
+
+def test_deleting_a_service_keeps_it_until_deprovisioned(
+    catalogue: ControlPlane, namespace: str, start_operator: StartOperator
+) -> None:
+    start_operator(FAST)
+    apply(
+        catalogue,
+        namespace,
+        *_tenant_domain("stark", "stark.example"),
+        _service("stark-sign-only", "stark", "sign-only", users=2),
+    )
+    wait_phases(catalogue, namespace, "services.lifecycle", "provisioned")
+
+    catalogue.kubectl("delete", "services.lifecycle", "stark-sign-only", "-n", namespace, "--wait=false")
+    cancelled = wait_for(
+        "the deleted service cancelled",
+        lambda: (
+            (s := get(catalogue, "services.lifecycle", namespace, "stark-sign-only"))
+            and s["status"]["phase"] == "cancelled"
+            and s
+        ),
+        timeout=5,
+    )
+    assert cancelled["metadata"]["deletionTimestamp"]
+    assert condition(cancelled, "Cancelled")["reason"] == "Deleted"
+    # Still there, and still routed, until the cancellation delay has passed.
+    assert get(catalogue, "services.lifecycle", namespace, "stark-sign-only") is not None
+    routing = items(catalogue, "configmaps", namespace, "lifecycle.seppmail.cloud/role=routing")[0]
+    assert "stark-sign-only=sign-only" in routing["data"]["services"]
+
+    wait_for(
+        "the service gone after deprovisioning",
+        lambda: get(catalogue, "services.lifecycle", namespace, "stark-sign-only") is None,
+        timeout=20,
+    )
+    routing = items(catalogue, "configmaps", namespace, "lifecycle.seppmail.cloud/role=routing")[0]
+    assert "stark-sign-only" not in routing["data"]["services"]
+    reasons = [e["reason"] for e in events_for(catalogue, namespace, "stark-sign-only")]
+    assert reasons.count("Deprovisioned") == 1
+
+
+def test_restart_across_a_due_time_performs_the_overdue_transition_exactly_once(
+    catalogue: ControlPlane, namespace: str, start_operator: StartOperator
+) -> None:
+    policy = copy.deepcopy(FAST) | {"cancellationDelay": "5s", "retention": "1h"}
+    operator = start_operator(policy)
+    apply(
+        catalogue,
+        namespace,
+        *_tenant_domain("wayne", "wayne.example"),
+        _service("wayne-sign-only", "wayne", "sign-only", users=2),
+    )
+    wait_phases(catalogue, namespace, "services.lifecycle", "provisioned")
+    catalogue.kubectl(
+        "patch",
+        "services.lifecycle",
+        "wayne-sign-only",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        '{"spec": {"cancellation": {}}}',
+    )
+    wait_for("cancelled", lambda: phase(catalogue, "services.lifecycle", namespace, "wayne-sign-only") == "cancelled")
+    assert operator.stop() == 0
+
+    time.sleep(6)  # the removal falls due while no operator runs
+    assert phase(catalogue, "services.lifecycle", namespace, "wayne-sign-only") == "cancelled"
+    start_operator(policy)
+    wait_for(
+        "deprovisioned after the restart",
+        lambda: phase(catalogue, "services.lifecycle", namespace, "wayne-sign-only") == "deprovisioned",
+    )
+    time.sleep(2)  # a second (wrong) execution would show up within this
+    service = get(catalogue, "services.lifecycle", namespace, "wayne-sign-only")
+    history = [h["to"] for h in service["status"]["history"]]
+    assert history.count("deprovisioning") == 1
+    assert history.count("deprovisioned") == 1
+    reasons = [e["reason"] for e in events_for(catalogue, namespace, "wayne-sign-only")]
+    assert reasons.count("RemovalStarted") == 1
+    assert reasons.count("Deprovisioned") == 1

@@ -1,0 +1,72 @@
+"""Reading the real cluster from tests: get objects as JSON and wait for conditions (bounded)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import yaml
+
+from seppmail_lifecycle.devcluster.controlplane import ControlPlane
+
+T = TypeVar("T")
+Body = dict[str, Any]
+
+
+def get(plane: ControlPlane, resource: str, namespace: str | None = None, name: str | None = None) -> Any:
+    args = ["get", resource, "-o", "json"]
+    if name:
+        args.insert(2, name)
+    if namespace:
+        args += ["-n", namespace]
+    result = plane.kubectl(*args, check=False)
+    if result.returncode != 0:
+        if "NotFound" in result.stderr:
+            return None
+        raise RuntimeError(result.stderr)
+    return json.loads(result.stdout)
+
+
+def items(plane: ControlPlane, resource: str, namespace: str, selector: str | None = None) -> list[Body]:
+    args = ["get", resource, "-n", namespace, "-o", "json", *(["-l", selector] if selector else [])]
+    found: list[Body] = json.loads(plane.kubectl(*args).stdout)["items"]
+    return found
+
+
+def apply(plane: ControlPlane, namespace: str, *docs: Body, kubeconfig: Any = None) -> None:
+    plane.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(docs), kubeconfig=kubeconfig)
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.25) -> T:
+    """Poll ``probe`` until it returns something truthy; fail with ``what`` and the last value."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+def phase(plane: ControlPlane, resource: str, namespace: str, name: str) -> str | None:
+    body = get(plane, resource, namespace, name)
+    return None if body is None else (body.get("status") or {}).get("phase")
+
+
+def condition(body: Body, type_: str) -> Body | None:
+    for cond in (body.get("status") or {}).get("conditions") or []:
+        if cond["type"] == type_:
+            found: Body = cond
+            return found
+    return None
+
+
+def events_for(plane: ControlPlane, namespace: str, name: str) -> list[Body]:
+    result = plane.kubectl(
+        "get", "events", "-n", namespace, "--field-selector", f"involvedObject.name={name}", "-o", "json"
+    )
+    found: list[Body] = json.loads(result.stdout)["items"]
+    return found
