@@ -79,3 +79,73 @@ def test_forbidden_update_is_refused(crds: ControlPlane, namespace: str, case: F
     crds.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(first))
     result = crds.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(second), check=False)
     assert case.message in kubectl_error(result)
+
+
+def _domain_with_phase(plane: ControlPlane, namespace: str, phase: str) -> None:
+    manifest = {
+        "apiVersion": "lifecycle.seppmail.cloud/v1alpha1",
+        "kind": "Domain",
+        "metadata": {"name": f"gina-{phase}"},
+        "spec": {
+            "tenantRef": {"name": "t"},
+            "domainName": f"{phase}.example",
+            "deploymentSettings": {"ginaHost": "gina.old.example"},
+        },
+    }
+    plane.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(manifest))
+    plane.kubectl(
+        "patch",
+        "domains.lifecycle",
+        f"gina-{phase}",
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": {"phase": phase}}),
+    )
+
+
+@pytest.mark.parametrize(
+    ("phase", "allowed"),
+    [
+        ("ordered", True),
+        ("confirmed", True),
+        ("provisioning", True),
+        ("provisioned", False),
+        ("cancelled", False),
+        ("deprovisioned", False),
+    ],
+)
+def test_gina_host_changes_only_before_deployment(
+    crds: ControlPlane, namespace: str, phase: str, allowed: bool
+) -> None:
+    _domain_with_phase(crds, namespace, phase)
+    result = crds.kubectl(
+        "patch",
+        "domains.lifecycle",
+        f"gina-{phase}",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        '{"spec": {"deploymentSettings": {"ginaHost": "gina.new.example"}}}',
+        check=False,
+    )
+    if allowed:
+        assert result.returncode == 0, result.stderr
+    else:
+        assert f"can change only while the domain is ordered, confirmed or provisioning; this domain is {phase}" in (
+            kubectl_error(result)
+        )
+        # Other edits of a deployed domain stay possible.
+        crds.kubectl(
+            "patch",
+            "domains.lifecycle",
+            f"gina-{phase}",
+            "-n",
+            namespace,
+            "--type=merge",
+            "-p",
+            '{"spec": {"confidential": true}}',
+        )

@@ -101,7 +101,12 @@ def crd_for(info: KindInfo) -> dict[str, Any]:
         root["required"] = ["spec"]
     if info.root_rules:
         root["x-kubernetes-validations"] = [
-            {"rule": r.rule, "message": r.message, **({"fieldPath": r.field_path} if r.field_path else {})}
+            {
+                "rule": r.rule,
+                "message": r.message,
+                **({"messageExpression": r.message_expression} if r.message_expression else {}),
+                **({"fieldPath": r.field_path} if r.field_path else {}),
+            }
             for r in info.root_rules
         ]
 

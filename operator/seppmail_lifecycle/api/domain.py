@@ -13,7 +13,7 @@ from seppmail_lifecycle.api.common import (
     LocalObjectRef,
     immutable,
 )
-from seppmail_lifecycle.api.kinds import AGE, NEXT_ACTION, NEXT_AT, READY, TENANT, KindInfo, PrinterColumn
+from seppmail_lifecycle.api.kinds import AGE, NEXT_ACTION, NEXT_AT, READY, TENANT, KindInfo, PrinterColumn, RootRule
 from seppmail_lifecycle.api.order_status import OrderStatus
 
 
@@ -23,7 +23,7 @@ class DeploymentSettings(LifecycleModel):
     gina_host: Fqdn | None = Field(
         default=None,
         description="GINA host name (FQDN) for SIG-ENC domains. Changeable only while the domain is "
-        "confirmed or provisioning.",
+        "ordered, confirmed or provisioning.",
     )
 
 
@@ -89,4 +89,21 @@ INFO = KindInfo(
         AGE,
     ),
     selectable_fields=(".spec.tenantRef.name", ".spec.domainName"),
+    root_rules=(
+        # Seed 001: deployment settings change only while the order is not yet deployed (the
+        # partner may still fix a missing GINA host while it is ordered). The stored status
+        # is visible to a root-level transition rule, so this is refused at apply time.
+        RootRule(
+            "!has(oldSelf.status) || !has(oldSelf.status.phase) || "
+            "oldSelf.status.phase in ['ordered', 'confirmed', 'provisioning'] || "
+            "(has(self.spec.deploymentSettings) && has(self.spec.deploymentSettings.ginaHost) "
+            "? self.spec.deploymentSettings.ginaHost : '') == "
+            "(has(oldSelf.spec.deploymentSettings) && has(oldSelf.spec.deploymentSettings.ginaHost) "
+            "? oldSelf.spec.deploymentSettings.ginaHost : '')",
+            "spec.deploymentSettings.ginaHost can change only while the domain is ordered, confirmed or provisioning",
+            ".spec.deploymentSettings.ginaHost",
+            message_expression="'spec.deploymentSettings.ginaHost can change only while the domain is ordered, confirmed "
+            "or provisioning; this domain is ' + oldSelf.status.phase + ': ask support to change a deployed domain'",
+        ),
+    ),
 )

@@ -42,6 +42,7 @@ class RootRule:
     rule: str
     message: str
     field_path: str | None = None
+    message_expression: str | None = None
 
 
 @dataclass(frozen=True)
