@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BeforeValidator, Field, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer
 
 from seppmail_lifecycle.api.common import LifecycleModel
 
@@ -47,13 +47,31 @@ def format_duration(value: timedelta) -> str:
     return out
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)]
+def _not_negative(value: timedelta) -> timedelta:
+    if value < timedelta(0):
+        raise ValueError(f"{format_duration(-value)} before zero: durations cannot be negative")
+    return value
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than zero")
+    return value
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    AfterValidator(_not_negative),
+    PlainSerializer(format_duration, return_type=str),
+]
+PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
 
 
 class AutoDeployPolicy(LifecycleModel):
     """The automatic deployment, "several times a day": windows at offset + k * every (UTC)."""
 
-    every: Duration = Field(default=timedelta(hours=6), description="Time between deployment windows.")
+    every: PositiveDuration = Field(default=timedelta(hours=6), description="Time between deployment windows.")
     offset: Duration = Field(default=timedelta(hours=2), description="First window after midnight UTC.")
 
 

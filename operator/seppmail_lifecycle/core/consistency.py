@@ -46,17 +46,12 @@ def is_booked(service: Service) -> bool:
 
 
 def conflicting_claim(domain: Domain, claims: Iterable[DomainClaim]) -> DomainClaim | None:
-    """The oldest active claim on the same name by another tenant, if it is older than ours."""
+    """The oldest active claim on the same name, if it is older than ours.
+
+    Another tenant's claim blocks us; so does an older Domain of the same tenant (a duplicate
+    would give the gateways two routing configs for one name)."""
     ours = (domain.meta.created, domain.meta.uid)
-    namespace = domain.meta.namespace or ""
-    older = [
-        c
-        for c in claims
-        if c.active
-        and c.uid != domain.meta.uid
-        and (c.namespace, c.tenant) != (namespace, domain.spec.tenant_ref.name)
-        and c.key() < ours
-    ]
+    older = [c for c in claims if c.active and c.uid != domain.meta.uid and c.key() < ours]
     return min(older, key=DomainClaim.key) if older else None
 
 
@@ -75,6 +70,16 @@ def check_domain(
             "spec.tenantRef.",
         )
     conflict = conflicting_claim(domain, claims)
+    same_tenant = conflict is not None and (conflict.namespace, conflict.tenant) == (
+        domain.meta.namespace or "",
+        domain.spec.tenant_ref.name,
+    )
+    if conflict is not None and same_tenant:
+        return CheckFailure(
+            "DomainConflict",
+            f"{domain.spec.domain_name} is already ordered as Domain {conflict.name!r} of the same tenant; "
+            "book services on that Domain and delete this duplicate.",
+        )
     if conflict is not None:
         return CheckFailure(
             "DomainConflict",
@@ -112,6 +117,12 @@ def check_service(
             "DomainNotFound",
             f"Domain {service.spec.domain_ref.name!r} does not exist in this namespace: create it or fix "
             "spec.domainRef.",
+        )
+    domain_phase = domain.status.phase or OrderPhase.ORDERED
+    if domain_phase in ENDING_PHASES:
+        return CheckFailure(
+            "DomainCancelled",
+            f"Domain {domain.name!r} is {domain_phase.value}: book services on an active domain.",
         )
     product = products.get(service.spec.product)
     if product is None:

@@ -10,7 +10,7 @@ the backend must hold, and when to wake up next. Pure: no I/O, no clock.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Generic, TypeVar
 
@@ -141,14 +141,15 @@ def _domain_cancel(world: DomainWorld, base_product: str, now: datetime) -> Canc
     own = _own_cancel(domain.meta, False, "Domain", now)
     if own is not None:
         return own
-    for service in world.services:
-        if service.spec.product == base_product and is_cancel_requested(service):
-            at = service.status.cancelled_at or service.meta.deleted or now
-            return CancelCause(
-                at,
-                "BaseServiceCancelled",
-                f"The {base_product!r} service {service.name!r} was cancelled: every service of the domain is.",
-            )
+    base = [s for s in world.services if s.spec.product == base_product]
+    # Only when no base service remains booked (two can exist briefly: ours and one from Git).
+    if base and all(is_cancel_requested(s) for s in base):
+        first = min(base, key=lambda s: s.status.cancelled_at or s.meta.deleted or now)
+        return CancelCause(
+            first.status.cancelled_at or first.meta.deleted or now,
+            "BaseServiceCancelled",
+            f"The {base_product!r} service {first.name!r} was cancelled: every service of the domain is.",
+        )
     return None
 
 
@@ -255,7 +256,6 @@ def _conditions(
             Cond(c.RECONCILING, "False", "Provisioned", message),
             Cond(c.STALLED, "False", "Provisioned", message),
         ]
-    assert cancel is not None or phase is not P.CANCELLED
     cancelled = Cond(c.CANCELLED, "True", cancel.reason if cancel else "Cancelled", cancel_message)
     if phase is P.CANCELLED:
         message = f"Cancelled; removal starts{when} (support can expedite)."
@@ -337,7 +337,7 @@ def _step_cancel_and_removal(
 
 def _decide_domain_phase(
     world: DomainWorld, policy: Policy, now: datetime
-) -> tuple[_Phase, CheckFailure | None, CancelCause | None]:
+) -> tuple[_Phase, CheckFailure | None, CancelCause | None, bool]:
     domain = world.domain
     assert domain is not None
     moving = _Phase(domain.status.phase or P.ORDERED, domain.status.model_copy(deep=True))
@@ -368,7 +368,7 @@ def _decide_domain_phase(
             moving.move(OrderEvent.REMOVED, now, "The backend removed the routing config.")
         else:
             break
-    return moving, (failure if moving.phase is P.ORDERED else None), cancel
+    return moving, (failure if moving.phase is P.ORDERED else None), cancel, expedited
 
 
 def _decide_service(
@@ -378,6 +378,7 @@ def _decide_service(
     domain_moved_to_provisioning: bool,
     domain_cancel: CancelCause | None,
     domain_failure: CheckFailure | None,
+    domain_expedited: bool,
     policy: Policy,
     now: datetime,
 ) -> tuple[Decision[ServiceStatus], NextTransition | None]:
@@ -386,11 +387,14 @@ def _decide_service(
     status = moving.status
     assert isinstance(status, ServiceStatus)
     own = _own_cancel(service.meta, service.spec.cancellation is not None, "Service", now)
-    cascaded = domain_cancel if domain_phase is not None and domain_phase not in ACTIVE_PHASES else None
+    cascaded = None
+    if domain_cancel is not None and domain_phase is not None and domain_phase not in ACTIVE_PHASES:
+        # A service booked after its domain was cancelled is not cancelled before it existed.
+        cascaded = replace(domain_cancel, at=max(domain_cancel.at, service.meta.created))
     cancel = own or cascaded
     failure = check_service(service, world.domain, domain_failure, world.services, world.products)
-    domain_meta = (world.domain.meta,) if world.domain else ()
-    expedited = _expedited(service.meta, *(domain_meta if cascaded else ()))
+    # Expediting the domain (or its base service) expedites every service it cancelled.
+    expedited = _expedited(service.meta) or (cascaded is not None and domain_expedited)
     routed = world.routing is not None and world.routing.has_service(service.name)
 
     for _ in range(len(P)):
@@ -424,10 +428,11 @@ def _decide_service(
         requested = service.spec.cancellation.end_billing_date if service.spec.cancellation else None
         end = end_billing_date(requested, status.cancelled_at.date())
         usage_ended = status.deprovisioned_at.date() if status.deprovisioned_at else None
-        billing = status.billing or BillingStatus()
-        status.billing = billing.model_copy(update={"end": billed_until(end.date, usage_ended)})
-        cause = cancel or CancelCause(status.cancelled_at, "Cancelled", "Cancelled.")
-        cancel_message = f"{cause.message} End-billing date {end.date.isoformat()}."
+        if status.billing is not None and status.billing.start is not None:  # only what was billed ends
+            status.billing = status.billing.model_copy(update={"end": billed_until(end.date, usage_ended)})
+        # The cause can be gone (a released base service); the cancellation itself stays.
+        cancel = cancel or CancelCause(status.cancelled_at, "Cancelled", "Cancelled.")
+        cancel_message = f"{cancel.message} End-billing date {end.date.isoformat()}."
         if end.clamped_from is not None:
             cancel_message += (
                 f" The requested {end.clamped_from.isoformat()} is before the earliest allowed date (the day "
@@ -469,9 +474,10 @@ def _number_services(domain: Domain, services: Sequence[Service]) -> tuple[dict[
 def _routing(
     domain: Domain, phase: P, decisions: Sequence[Decision[ServiceStatus]], world: DomainWorld
 ) -> RoutingConfig | None:
-    if phase not in (P.PROVISIONING, P.PROVISIONED, P.CANCELLED):
-        return None
     observed = world.routing
+    # A cancelled domain keeps routing only if it was deployed: cancelling never deploys.
+    if phase not in (P.PROVISIONING, P.PROVISIONED) and not (phase is P.CANCELLED and observed is not None):
+        return None
     products = {s.name: s.spec.product for s in world.services}
     routed = tuple(
         RoutedService(d.name, products[d.name])
@@ -497,9 +503,10 @@ def decide_domain(world: DomainWorld, policy: Policy, now: datetime) -> DomainOu
     domain_phase: P | None = None
     domain_cancel: CancelCause | None = None
     domain_failure: CheckFailure | None = None
+    domain_expedited = False
     moved_to_provisioning = False
     if domain is not None:
-        moving, domain_failure, domain_cancel = _decide_domain_phase(world, policy, now)
+        moving, domain_failure, domain_cancel, domain_expedited = _decide_domain_phase(world, policy, now)
         domain_phase = moving.phase
         moved_to_provisioning = any(t.to == P.PROVISIONING.value for t in moving.transitions)
         status = moving.status
@@ -518,7 +525,15 @@ def decide_domain(world: DomainWorld, policy: Policy, now: datetime) -> DomainOu
     service_decisions = []
     for service in world.services:
         decision, nxt = _decide_service(
-            service, world, domain_phase, moved_to_provisioning, domain_cancel, domain_failure, policy, now
+            service,
+            world,
+            domain_phase,
+            moved_to_provisioning,
+            domain_cancel,
+            domain_failure,
+            domain_expedited,
+            policy,
+            now,
         )
         if service.name in numbers:
             decision.status.number = numbers[service.name]

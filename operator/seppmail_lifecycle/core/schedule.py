@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -18,9 +17,8 @@ def next_deploy_window(after: datetime, policy: AutoDeployPolicy) -> datetime:
     Windows are at ``offset + k * every`` from the Unix epoch (UTC); with the defaults (every 6h,
     offset 2h) that is 02:00, 08:00, 14:00 and 20:00 UTC every day.
     """
-    every = policy.every.total_seconds()
-    elapsed = (after - EPOCH).total_seconds() - policy.offset.total_seconds()
-    k = math.floor(elapsed / every) + 1
+    # timedelta // timedelta is exact integer microsecond arithmetic: no float drift at the edges.
+    k = (after - EPOCH - policy.offset) // policy.every + 1
     return EPOCH + policy.offset + k * policy.every
 
 

@@ -1,0 +1,297 @@
+"""Small builders for the core's objects: every test states only what matters to it.
+
+Everything is pinned: a fixed ``T0``, a policy with explicit values, deterministic UIDs derived
+from kind and name, and a small catalogue (base, sig-only, sig-enc with a GINA host, archive
+requiring sig-only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal, TypeVar
+
+from seppmail_lifecycle.api.common import Condition, HistoryEntry, LocalObjectRef
+from seppmail_lifecycle.api.deployrequest import DeployRequestSpec, DeployRequestStatus
+from seppmail_lifecycle.api.domain import DeploymentSettings, DomainSpec, DomainStatus
+from seppmail_lifecycle.api.policy import AutoDeployPolicy, Policy
+from seppmail_lifecycle.api.product import ProductBilling, ProductSpec, ProductStatus
+from seppmail_lifecycle.api.service import Cancellation, Discount, ServiceSpec, ServiceStatus
+from seppmail_lifecycle.api.states import DeployRequestPhase, OrderPhase
+from seppmail_lifecycle.api.tenant import TenantContact, TenantSpec, TenantStatus
+from seppmail_lifecycle.core.consistency import DomainClaim
+from seppmail_lifecycle.core.model import DeployRequest, Domain, Meta, Obj, Product, Service, Tenant
+from seppmail_lifecycle.core.orders import EXPEDITE_ANNOTATION, DomainWorld
+from seppmail_lifecycle.core.routing import RoutedService, RoutingConfig
+
+T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+"""A Monday, 10:00 UTC: between the 08:00 and 14:00 automatic deployment windows."""
+
+NS = "partner-a"
+TENANT = "acme"
+DOMAIN = "acme-com"
+DOMAIN_NAME = "acme.com"
+GINA = "gina.acme.com"
+CREATED = T0 - timedelta(hours=1)
+
+POLICY = Policy(
+    cancellation_delay=timedelta(days=30),
+    auto_deploy=AutoDeployPolicy(every=timedelta(hours=6), offset=timedelta(hours=2)),
+    retention=timedelta(days=90),
+    base_product="base",
+)
+
+EXPEDITE = {EXPEDITE_ANNOTATION: "true"}
+
+_Unset: Any = object()
+ObjT = TypeVar("ObjT", bound=Obj[Any, Any])
+
+
+def uid(kind: str, name: str, namespace: str | None = NS) -> str:
+    return f"uid-{kind.lower()}-{namespace or 'cluster'}-{name}"
+
+
+def meta(
+    kind: str,
+    name: str,
+    *,
+    namespace: str | None = NS,
+    uid_: str | None = None,
+    created: datetime = CREATED,
+    deleted: datetime | None = None,
+    annotations: Mapping[str, str] | None = None,
+    generation: int = 1,
+) -> Meta:
+    return Meta(
+        name=name,
+        namespace=namespace,
+        uid=uid_ or uid(kind, name, namespace),
+        generation=generation,
+        created=created,
+        deleted=deleted,
+        annotations=dict(annotations or {}),
+    )
+
+
+# ---------------------------------------------------------------------------------------- catalogue
+
+
+def product(name: str, *requires: str, needs_gina_host: bool = False, one_time: bool = False) -> Product:
+    spec = ProductSpec(
+        display_name=f"seppmail.cloud {name}",
+        requires=list(requires),
+        billing=ProductBilling(type="one-time" if one_time else "recurring"),
+        needs_gina_host=needs_gina_host,
+    )
+    return Obj(meta("Product", name, namespace=None), spec, ProductStatus())
+
+
+def catalogue(*products: Product) -> dict[str, Product]:
+    return {p.name: p for p in products}
+
+
+PRODUCTS = catalogue(
+    product("base"),
+    product("sig-only", "base"),
+    product("sig-enc", "base", needs_gina_host=True),
+    product("archive", "sig-only"),
+)
+
+
+# ---------------------------------------------------------------------------------------- objects
+
+
+def tenant(name: str = TENANT, *, namespace: str = NS, status: TenantStatus | None = None, **meta_kw: Any) -> Tenant:
+    spec = TenantSpec(display_name=f"{name.title()} AG", contact=TenantContact(email=f"admin@{name}.example"))
+    return Obj(meta("Tenant", name, namespace=namespace, **meta_kw), spec, status or TenantStatus())
+
+
+_make_tenant = tenant  # world() has a `tenant=` keyword that shadows this builder
+
+
+def domain(
+    name: str = DOMAIN,
+    *,
+    tenant: str = TENANT,
+    domain_name: str = DOMAIN_NAME,
+    gina_host: str | None = None,
+    phase: OrderPhase | None = None,
+    status: DomainStatus | None = None,
+    namespace: str = NS,
+    **meta_kw: Any,
+) -> Domain:
+    spec = DomainSpec(
+        tenant_ref=LocalObjectRef(name=tenant),
+        domain_name=domain_name,
+        deployment_settings=DeploymentSettings(gina_host=gina_host) if gina_host else None,
+    )
+    status = status or DomainStatus()
+    if phase is not None:
+        status = status.model_copy(update={"phase": phase})
+    return Obj(meta("Domain", name, namespace=namespace, **meta_kw), spec, status)
+
+
+_make_domain = domain  # world() has a `domain=` keyword that shadows this builder
+
+
+def cancellation(end_billing_date: date | None = None, reason: str | None = None) -> Cancellation:
+    return Cancellation(end_billing_date=end_billing_date, reason=reason)
+
+
+def service(
+    name: str,
+    product: str = "base",
+    *,
+    domain: str = DOMAIN,
+    users: int = 0,
+    discount: tuple[int, str | None] | None = None,
+    cancelled: Cancellation | None = None,
+    phase: OrderPhase | None = None,
+    status: ServiceStatus | None = None,
+    namespace: str = NS,
+    **meta_kw: Any,
+) -> Service:
+    spec = ServiceSpec(
+        domain_ref=LocalObjectRef(name=domain),
+        product=product,
+        users=users,
+        discount=Discount(percent=discount[0], reason=discount[1]) if discount else None,
+        cancellation=cancelled,
+    )
+    status = status or ServiceStatus()
+    if phase is not None:
+        status = status.model_copy(update={"phase": phase})
+    return Obj(meta("Service", name, namespace=namespace, **meta_kw), spec, status)
+
+
+def deploy_request(
+    name: str = "deploy-1",
+    *domains: str,
+    completed_at: datetime | None = None,
+    deployed_domains: Iterable[str] = (),
+    deployed_services: Iterable[str] = (),
+    namespace: str = NS,
+    **meta_kw: Any,
+) -> DeployRequest:
+    """A DeployRequest; with ``completed_at`` it has been carried out (listing what it deployed)."""
+    status = DeployRequestStatus()
+    if completed_at is not None:
+        status = DeployRequestStatus(
+            phase=DeployRequestPhase.COMPLETED,
+            deployed_domains=list(deployed_domains),
+            deployed_services=list(deployed_services),
+            completed_at=completed_at,
+        )
+    return Obj(
+        meta("DeployRequest", name, namespace=namespace, **meta_kw), DeployRequestSpec(domains=list(domains)), status
+    )
+
+
+def claim(
+    name: str,
+    *,
+    tenant: str = "other",
+    namespace: str = "partner-b",
+    created: datetime = CREATED,
+    uid_: str | None = None,
+    active: bool = True,
+) -> DomainClaim:
+    return DomainClaim(
+        namespace=namespace,
+        name=name,
+        tenant=tenant,
+        created=created,
+        uid=uid_ or uid("Domain", name, namespace),
+        active=active,
+    )
+
+
+def own_claim(d: Domain) -> DomainClaim:
+    """The claim a domain makes on its own name (the cluster-wide lookup always finds it)."""
+    return DomainClaim(
+        namespace=d.meta.namespace or "",
+        name=d.name,
+        tenant=d.spec.tenant_ref.name,
+        created=d.meta.created,
+        uid=d.meta.uid,
+        active=True,
+    )
+
+
+def routing(*services: tuple[str, str], domain_name: str = DOMAIN_NAME, gina_host: str | None = None) -> RoutingConfig:
+    """A routing config as the backend would report it, with (service, product) pairs."""
+    return RoutingConfig(
+        tenant=TENANT,
+        domain_object=DOMAIN,
+        domain_name=domain_name,
+        accepted=True,
+        gina_host=gina_host,
+        services=tuple(RoutedService(n, p) for n, p in sorted(services)),
+    )
+
+
+def world(
+    *services: Service,
+    domain: Domain | None = _Unset,
+    tenant: Tenant | None = _Unset,
+    products: Mapping[str, Product] = PRODUCTS,
+    claims: Iterable[DomainClaim] = _Unset,
+    deploy_requests: Iterable[DeployRequest] = (),
+    routing: RoutingConfig | None = None,
+    namespace: str = NS,
+    domain_ref: str = DOMAIN,
+) -> DomainWorld:
+    """A domain aggregate; by default the domain ``acme-com`` of tenant ``acme``, claiming its own name."""
+    d = _make_domain() if domain is _Unset else domain
+    t = _make_tenant() if tenant is _Unset else tenant
+    if claims is _Unset:
+        claims = (own_claim(d),) if d is not None else ()
+    return DomainWorld(
+        namespace=namespace,
+        domain_ref=domain_ref,
+        domain=d,
+        tenant=t,
+        services=tuple(services),
+        products=products,
+        claims=tuple(claims),
+        deploy_requests=tuple(deploy_requests),
+        routing=routing,
+    )
+
+
+# ---------------------------------------------------------------------------------------- editing
+
+
+def with_spec(obj: ObjT, **update: Any) -> ObjT:
+    return replace(obj, spec=obj.spec.model_copy(update=update))
+
+
+def with_status(obj: ObjT, **update: Any) -> ObjT:
+    return replace(obj, status=obj.status.model_copy(update=update))
+
+
+def with_meta(obj: ObjT, **update: Any) -> ObjT:
+    return replace(obj, meta=replace(obj.meta, **update))
+
+
+def condition(
+    type_: str,
+    status: Literal["True", "False", "Unknown"],
+    reason: str = "Reason",
+    message: str = "",
+    since: datetime = T0,
+    generation: int = 1,
+) -> Condition:
+    return Condition(
+        type=type_,
+        status=status,
+        reason=reason,
+        message=message,
+        last_transition_time=since,
+        observed_generation=generation,
+    )
+
+
+def history(*entries: tuple[str | None, str, str]) -> list[HistoryEntry]:
+    return [HistoryEntry(at=T0, from_=f, to=t, reason=r) for f, t, r in entries]

@@ -1,0 +1,176 @@
+"""``plan_deploy``: what a DeployRequest deploys, what it skips and why, and that it runs once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from seppmail_lifecycle.api.states import DeployRequestPhase
+from seppmail_lifecycle.api.states import OrderPhase as P
+from seppmail_lifecycle.core.deploy import plan_deploy
+from seppmail_lifecycle.core.model import Domain, Service
+from seppmail_lifecycle.core.orders import decide_domain
+
+from .builders import POLICY, T0, condition, deploy_request, domain, service, world
+
+NOW = T0 + timedelta(minutes=30)
+
+
+def dom(name: str, phase: P | None, *conditions_: object) -> Domain:
+    d = domain(name, domain_name=f"{name.replace('-', '.')}.example", phase=phase)
+    return replace(d, status=d.status.model_copy(update={"conditions": list(conditions_)}))
+
+
+def svc(name: str, domain_: str, phase: P | None) -> Service:
+    return service(name, "base", domain=domain_, phase=phase)
+
+
+FAILING_CHECK = "Tenant 'acme' does not exist in this namespace: create it or fix spec.tenantRef."
+
+DOMAINS = {
+    d.name: d
+    for d in (
+        dom("d-confirmed", P.CONFIRMED),
+        dom("d-ordered", P.ORDERED, condition("Confirmed", "False", "TenantNotFound", FAILING_CHECK)),
+        dom("d-new", None),
+        dom("d-provisioning", P.PROVISIONING),
+        dom("d-provisioned", P.PROVISIONED),
+        dom("d-provisioned-idle", P.PROVISIONED),
+        dom("d-cancelled", P.CANCELLED),
+        dom("d-deprovisioning", P.DEPROVISIONING),
+        dom("d-deprovisioned", P.DEPROVISIONED),
+    )
+}
+SERVICES: dict[str, Sequence[Service]] = {
+    "d-confirmed": [svc("c-2", "d-confirmed", P.CONFIRMED), svc("c-1", "d-confirmed", P.CONFIRMED)],
+    "d-ordered": [svc("o-1", "d-ordered", P.ORDERED)],
+    "d-provisioning": [svc("p-1", "d-provisioning", P.PROVISIONING), svc("p-2", "d-provisioning", P.CONFIRMED)],
+    "d-provisioned": [
+        svc("pd-1", "d-provisioned", P.PROVISIONED),
+        svc("pd-3", "d-provisioned", P.CONFIRMED),
+        svc("pd-2", "d-provisioned", P.CONFIRMED),
+        svc("pd-4", "d-provisioned", P.ORDERED),
+        svc("pd-5", "d-provisioned", P.CANCELLED),
+    ],
+    "d-provisioned-idle": [svc("pi-1", "d-provisioned-idle", P.PROVISIONED), svc("pi-2", "d-provisioned-idle", None)],
+    "d-cancelled": [svc("x-1", "d-cancelled", P.CONFIRMED)],
+}
+
+CASES = [
+    # (id, covered, deployed domains, deployed services, skipped {name: reason})
+    ("confirmed-domain-with-its-confirmed-services", ["d-confirmed"], ["d-confirmed"], ["c-1", "c-2"], {}),
+    ("not-found", ["d-missing"], [], [], {"d-missing": "Domain not found in this namespace."}),
+    ("not-confirmed-says-why", ["d-ordered"], [], [], {"d-ordered": f"not confirmed yet: {FAILING_CHECK}"}),
+    ("not-checked-yet", ["d-new"], [], [], {"d-new": "not confirmed yet"}),
+    ("cancelled", ["d-cancelled"], [], [], {"d-cancelled": "Domain is cancelled."}),
+    ("deprovisioning", ["d-deprovisioning"], [], [], {"d-deprovisioning": "Domain is deprovisioning."}),
+    ("deprovisioned", ["d-deprovisioned"], [], [], {"d-deprovisioned": "Domain is deprovisioned."}),
+    ("provisioning-domain-with-a-new-service", ["d-provisioning"], [], ["p-2"], {}),
+    ("provisioned-domain-with-new-services", ["d-provisioned"], [], ["pd-2", "pd-3"], {}),
+    (
+        "already-deployed-with-nothing-new",
+        ["d-provisioned-idle"],
+        [],
+        [],
+        {"d-provisioned-idle": "Already deployed; no confirmed services to deploy."},
+    ),
+    (
+        "several-in-the-given-order",
+        ["d-provisioned", "d-missing", "d-confirmed"],
+        ["d-confirmed"],
+        ["pd-2", "pd-3", "c-1", "c-2"],
+        {"d-missing": "Domain not found in this namespace."},
+    ),
+    (
+        "empty-means-every-domain",
+        [],
+        ["d-confirmed"],
+        ["c-1", "c-2", "pd-2", "pd-3", "p-2"],
+        {
+            "d-cancelled": "Domain is cancelled.",
+            "d-deprovisioned": "Domain is deprovisioned.",
+            "d-deprovisioning": "Domain is deprovisioning.",
+            "d-new": "not confirmed yet",
+            "d-ordered": f"not confirmed yet: {FAILING_CHECK}",
+            "d-provisioned-idle": "Already deployed; no confirmed services to deploy.",
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("covered", "deployed_domains", "deployed_services", "skipped"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_plan_deploy(
+    covered: list[str], deployed_domains: list[str], deployed_services: list[str], skipped: Mapping[str, str]
+) -> None:
+    decision = plan_deploy(deploy_request("deploy-1", *covered), DOMAINS, SERVICES, NOW)
+    assert decision is not None
+    status = decision.status
+    assert status.phase is DeployRequestPhase.COMPLETED
+    assert status.completed_at == NOW
+    assert status.deployed_domains == deployed_domains
+    assert status.deployed_services == deployed_services
+    assert {s.name: s.reason for s in status.skipped} == skipped
+    assert status.message is not None
+    assert status.message.startswith(
+        f"Deployment started for {len(deployed_domains)} domain(s) and {len(deployed_services)} service(s)"
+    )
+    for name, reason in skipped.items():
+        assert f"{name} ({reason})" in status.message
+    assert status.message.endswith(".")
+    (ready,) = status.conditions
+    assert (ready.type, ready.status, ready.reason, ready.message) == ("Ready", "True", "Completed", status.message)
+    (transition,) = decision.transitions
+    assert (transition.from_, transition.to, transition.reason) == ("Pending", "Completed", "Completed")
+    assert transition.warning is (not deployed_domains and not deployed_services)
+    assert [(h.at, h.from_, h.to) for h in status.history] == [(NOW, "Pending", "Completed")]
+
+
+def test_the_message_of_a_partial_deployment() -> None:
+    decision = plan_deploy(deploy_request("deploy-1", "d-confirmed", "d-missing"), DOMAINS, SERVICES, NOW)
+    assert decision is not None
+    assert decision.status.message == (
+        "Deployment started for 1 domain(s) and 2 service(s); not deployed: d-missing (Domain not found in this "
+        "namespace.)."
+    )
+
+
+def test_a_request_is_carried_out_only_once() -> None:
+    request = deploy_request("deploy-1", "d-confirmed")
+    decision = plan_deploy(request, DOMAINS, SERVICES, NOW)
+    assert decision is not None
+    done = replace(request, status=decision.status)
+    assert plan_deploy(done, DOMAINS, SERVICES, NOW) is None
+    assert plan_deploy(done, DOMAINS, SERVICES, NOW + timedelta(days=1)) is None
+
+
+def test_the_generation_is_recorded() -> None:
+    request = deploy_request("deploy-1", generation=3)
+    decision = plan_deploy(request, {}, {}, NOW)
+    assert decision is not None
+    assert decision.status.observed_generation == 3
+    assert decision.status.message == "Deployment started for 0 domain(s) and 0 service(s)."
+
+
+def test_a_completed_request_deploys_the_domain_it_lists() -> None:
+    """The planned status is what decide_domain keys the deployment on."""
+    w = world(service("acme-base"))
+    confirmed = decide_domain(w, POLICY, T0)
+    assert confirmed.domain is not None
+    assert w.domain is not None
+    d = replace(w.domain, status=confirmed.domain.status)
+    services = tuple(replace(s, status=o.status) for s, o in zip(w.services, confirmed.services, strict=True))
+    request = deploy_request("deploy-1")
+    decision = plan_deploy(request, {d.name: d}, {d.name: services}, NOW)
+    assert decision is not None
+    assert decision.status.deployed_domains == [d.name]
+    assert decision.status.deployed_services == ["acme-base"]
+    done = replace(request, status=decision.status)
+    outcome = decide_domain(replace(w, domain=d, services=services, deploy_requests=(done,)), POLICY, NOW)
+    assert outcome.domain is not None
+    assert outcome.domain.status.phase is P.PROVISIONING
+    assert [s.status.phase for s in outcome.services] == [P.PROVISIONING]
