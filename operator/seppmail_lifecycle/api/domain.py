@@ -102,8 +102,9 @@ INFO = KindInfo(
             "? oldSelf.spec.deploymentSettings.ginaHost : '')",
             "spec.deploymentSettings.ginaHost can change only while the domain is ordered, confirmed or provisioning",
             ".spec.deploymentSettings.ginaHost",
-            message_expression="'spec.deploymentSettings.ginaHost can change only while the domain is ordered, confirmed "
-            "or provisioning; this domain is ' + oldSelf.status.phase + ': ask support to change a deployed domain'",
+            message_expression="'spec.deploymentSettings.ginaHost can change only while the domain is ordered, "
+            "confirmed or provisioning; this domain is ' + oldSelf.status.phase + "
+            "': ask support to change a deployed domain'",
         ),
     ),
 )
