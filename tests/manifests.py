@@ -4,7 +4,8 @@ the e2e tests (the real API server): both layers must refuse the same bad input.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 API_VERSION = "lifecycle.seppmail.cloud/v1alpha1"
@@ -58,7 +59,6 @@ class InvalidCase:
     """The bad field as the API server names it in its error message."""
     pydantic_sees_it: bool = True
     """False for rules only the API server can check (metadata.name)."""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def manifest(self) -> Manifest:
         manifest = copy.deepcopy(VALID[self.kind])
@@ -147,7 +147,7 @@ class ForbiddenUpdate:
     kind: str
     changes: dict[str, Any]
     message: str
-    before: dict[str, Any] = field(default_factory=dict)
+    before: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def manifests(self) -> tuple[Manifest, Manifest]:
         first = copy.deepcopy(VALID[self.kind])

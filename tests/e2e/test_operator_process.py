@@ -14,8 +14,9 @@ from tests.operator_process import OperatorProcess
 pytestmark = pytest.mark.e2e
 
 
-def test_operator_runs_answers_liveness_and_stops_cleanly(crds: ControlPlane, tmp_path: Path) -> None:
-    operator = OperatorProcess(crds, tmp_path / "operator.log")
+def test_operator_runs_answers_liveness_and_stops_cleanly(crds: ControlPlane, namespace: str, tmp_path: Path) -> None:
+    # Scoped to its own namespace: other tests' namespaces may be terminating meanwhile.
+    operator = OperatorProcess(crds, tmp_path / "operator.log", namespaces=[namespace])
     operator.start()
     health = operator.liveness()
     assert health is not None

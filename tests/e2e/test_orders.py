@@ -276,7 +276,7 @@ def _chart_roles(plane: ControlPlane) -> dict[str, list[Body]]:
     roles = {}
     for doc in yaml.safe_load_all(rendered):
         if doc and doc["kind"] == "ClusterRole":
-            roles[doc["metadata"]["name"].rsplit("-", 1)[-1]] = doc["rules"]
+            roles[doc["metadata"]["name"].removeprefix("rbac-test-seppmail-lifecycle-")] = doc["rules"]
     return roles
 
 

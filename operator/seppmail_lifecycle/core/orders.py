@@ -107,6 +107,7 @@ class _Phase:
     phase: P
     status: OrderStatus
     transitions: list[Transition] = field(default_factory=list)
+    deploy_trigger: str | None = None
 
     def move(self, event: OrderEvent, now: datetime, message: str, warning: bool = False) -> None:
         target = next_phase(self.phase, event)
@@ -357,6 +358,7 @@ def _decide_domain_phase(
                 domain.name, moving.status.confirmed_at, world.deploy_requests, False, policy, now
             )
         ):
+            moving.deploy_trigger = trigger
             moving.move(OrderEvent.DEPLOY, now, f"Deployment started by {trigger}.")
         elif (
             moving.phase is P.PROVISIONING
@@ -375,7 +377,7 @@ def _decide_service(
     service: Service,
     world: DomainWorld,
     domain_phase: P | None,
-    domain_moved_to_provisioning: bool,
+    domain_deploy_trigger: str | None,
     domain_cancel: CancelCause | None,
     domain_failure: CheckFailure | None,
     domain_expedited: bool,
@@ -408,8 +410,8 @@ def _decide_service(
             moving.phase is P.CONFIRMED
             and domain_phase in DEPLOYED_PHASES
             and (
-                trigger := "its domain's deployment"
-                if domain_moved_to_provisioning
+                trigger := f"its domain's deployment ({domain_deploy_trigger})"
+                if domain_deploy_trigger
                 else _deploy_trigger(service.name, status.confirmed_at, world.deploy_requests, True, policy, now)
             )
         ):
@@ -504,11 +506,11 @@ def decide_domain(world: DomainWorld, policy: Policy, now: datetime) -> DomainOu
     domain_cancel: CancelCause | None = None
     domain_failure: CheckFailure | None = None
     domain_expedited = False
-    moved_to_provisioning = False
+    domain_deploy_trigger: str | None = None
     if domain is not None:
         moving, domain_failure, domain_cancel, domain_expedited = _decide_domain_phase(world, policy, now)
         domain_phase = moving.phase
-        moved_to_provisioning = any(t.to == P.PROVISIONING.value for t in moving.transitions)
+        domain_deploy_trigger = moving.deploy_trigger
         status = moving.status
         assert isinstance(status, DomainStatus)
         numbers, last = _number_services(domain, world.services)
@@ -528,7 +530,7 @@ def decide_domain(world: DomainWorld, policy: Policy, now: datetime) -> DomainOu
             service,
             world,
             domain_phase,
-            moved_to_provisioning,
+            domain_deploy_trigger,
             domain_cancel,
             domain_failure,
             domain_expedited,

@@ -175,12 +175,22 @@ def build_control_plane() -> Path:
     return bin_dir
 
 
+def _helm_ldflags() -> str:
+    """What helm's release build stamps: its version, and the Kubernetes version `helm template`
+    and `helm lint` assume without a cluster (else v1.20, and charts' kubeVersion checks fail)."""
+    major, minor, _ = KUBERNETES_VERSION.removeprefix("v").split(".")
+    stamps = [f"-X helm.sh/helm/v3/internal/version.version={HELM_VERSION}"]
+    for package in ("helm.sh/helm/v3/pkg/chartutil", "helm.sh/helm/v3/pkg/lint/rules"):
+        stamps += [f"-X {package}.k8sVersionMajor={major}", f"-X {package}.k8sVersionMinor={minor}"]
+    return " ".join(["-s", "-w", *stamps])
+
+
 def ensure_helm() -> Path | None:
     """Helm from PATH, else built once from its Go module; None when neither is possible."""
     on_path = shutil.which("helm")
     if on_path:
         return Path(on_path)
-    binary = cache_root() / f"helm-{HELM_VERSION}" / "helm"
+    binary = cache_root() / f"helm-{HELM_VERSION}-r{BUILD_REVISION}" / "helm"
     if binary.exists():
         return binary
     if shutil.which("go") is None:
@@ -189,7 +199,7 @@ def ensure_helm() -> Path | None:
     env = _go_env()
     env["GOBIN"] = str(binary.parent)
     subprocess.run(
-        [_go(), "install", "-trimpath", "-ldflags=-s -w", f"helm.sh/helm/v3/cmd/helm@{HELM_VERSION}"],
+        [_go(), "install", "-trimpath", f"-ldflags={_helm_ldflags()}", f"helm.sh/helm/v3/cmd/helm@{HELM_VERSION}"],
         env=env,
         check=True,
     )

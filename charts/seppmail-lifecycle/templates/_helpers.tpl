@@ -1,0 +1,57 @@
+{{/* Chart name, truncated to the 63 characters a label value allows. */}}
+{{- define "seppmail-lifecycle.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name: the prefix of every object (and of the user-facing ClusterRoles). The release name
+alone when it already contains the chart name (`helm install seppmail-lifecycle ...`).
+*/}}
+{{- define "seppmail-lifecycle.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "seppmail-lifecycle.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The standard labels on every object. */}}
+{{- define "seppmail-lifecycle.labels" -}}
+helm.sh/chart: {{ include "seppmail-lifecycle.chart" . }}
+{{ include "seppmail-lifecycle.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: seppmail-lifecycle
+{{- end }}
+
+{{/* Selector labels: stable over upgrades (a Deployment's selector is immutable). */}}
+{{- define "seppmail-lifecycle.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "seppmail-lifecycle.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "seppmail-lifecycle.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "seppmail-lifecycle.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "seppmail-lifecycle.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/* The policy file's content; the Deployment hashes it so a change restarts the pod. */}}
+{{- define "seppmail-lifecycle.policy" -}}
+{{- if .Values.policy }}{{ toYaml .Values.policy }}{{ else }}{}{{ end }}
+{{- end }}

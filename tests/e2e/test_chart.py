@@ -1,0 +1,532 @@
+"""The Helm chart: it lints and renders (CRDs through the crds/ symlink, one Recreate replica,
+the policy ConfigMap the operator accepts), and, installed on the real control plane with the
+real helm binary, its RBAC lets each role do exactly what it should in a partner namespace.
+
+The operator pod never runs (the control plane has no nodes): the assertions are on API objects
+and on what the API server authorises.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from seppmail_lifecycle.api import ALL_KINDS
+from seppmail_lifecycle.api.policy import Policy
+from seppmail_lifecycle.devcluster.binaries import ensure_helm
+from seppmail_lifecycle.devcluster.controlplane import ControlPlane
+from tests.conftest import CRD_DIR, ROOT
+from tests.manifests import VALID
+
+pytestmark = pytest.mark.e2e
+
+CHART = ROOT / "charts" / "seppmail-lifecycle"
+RELEASE = "seppmail-lifecycle"
+SYSTEM_NAMESPACE = "seppmail-system"
+OPERATOR_SA = f"system:serviceaccount:{SYSTEM_NAMESPACE}:{RELEASE}"
+GROUP = "lifecycle.seppmail.cloud"
+# `helm template` without a cluster assumes the Kubernetes version compiled into helm (v1.20 for a
+# plain `go install` build), which the chart's kubeVersion (>=1.30) refuses.
+KUBE_VERSION = "1.34.0"
+EVENTUALLY_SECONDS = 60.0
+
+# The groups bound in the partner namespace by the installed release.
+GROUPS = {
+    "sales": "acme-sales",
+    "support": "seppmail-support",
+    "tenant-admin": "acme-tenant-admins",
+    "tech": "seppmail-tech",
+    "platform-support": "seppmail-platform-support",
+}
+
+Docs = list[dict[str, Any]]
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+class Helm:
+    """The real helm binary, isolated from the user's helm and kube configuration."""
+
+    def __init__(self, binary: Path, home: Path) -> None:
+        self.binary = binary
+        self.env = {key: value for key, value in os.environ.items() if key != "KUBECONFIG"}
+        for name in ("CACHE", "CONFIG", "DATA"):
+            self.env[f"HELM_{name}_HOME"] = str(home / name.lower())
+        self.env["KUBECACHEDIR"] = str(home / "kube-cache")
+
+    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [str(self.binary), *args], env=self.env, capture_output=True, text=True, timeout=180, check=False
+        )
+        if check and result.returncode != 0:
+            pytest.fail(f"helm {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
+        return result
+
+    def template(self, *args: str) -> Docs:
+        out = self(
+            "template", RELEASE, str(CHART), "--namespace", SYSTEM_NAMESPACE, "--kube-version", KUBE_VERSION, *args
+        )
+        return [doc for doc in yaml.safe_load_all(out.stdout) if doc]
+
+
+def find(docs: Docs, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+    for doc in docs:
+        meta = doc["metadata"]
+        if doc["kind"] == kind and meta["name"] == name and (namespace is None or meta.get("namespace") == namespace):
+            return doc
+    pytest.fail(f"{kind} {name} not rendered; have {[(d['kind'], d['metadata']['name']) for d in docs]}")
+
+
+def partner_values(namespace: str) -> list[str]:
+    """`--set` flags binding every role's group in ``namespace``."""
+    keys = {
+        "salesGroups": "sales",
+        "supportGroups": "support",
+        "tenantAdminGroups": "tenant-admin",
+        "techGroups": "tech",
+        "platformSupportGroups": "platform-support",
+    }
+    flags = ["--set", f"partnerNamespaces[0].namespace={namespace}"]
+    for key, role in keys.items():
+        flags += ["--set", f"partnerNamespaces[0].{key}[0]={GROUPS[role]}"]
+    return flags
+
+
+def create(
+    plane: ControlPlane, namespace: str, kind: str, name: str, kubeconfig: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`kubectl create` a valid ``kind`` named ``name`` (as admin, or as ``kubeconfig``'s user)."""
+    body = copy.deepcopy(VALID[kind])
+    body["metadata"]["name"] = name
+    return plane.kubectl(
+        "create", "-n", namespace, "-f", "-", input=yaml.safe_dump(body), kubeconfig=kubeconfig, check=False
+    )
+
+
+def assert_forbidden(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode != 0, f"unexpectedly allowed: {result.stdout}"
+    assert "forbidden" in result.stderr.lower(), result.stderr
+
+
+def eventually(condition: Callable[[], bool], what: str, timeout: float = EVENTUALLY_SECONDS) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {timeout:.0f}s: {what}")
+        time.sleep(0.5)
+
+
+def can_i(plane: ControlPlane, who: list[str], verb: str, resource: str, *extra: str) -> bool:
+    """`kubectl auth can-i` as admin impersonating ``who`` (exit code 1 means no)."""
+    result = plane.kubectl("auth", "can-i", verb, resource, *who, *extra, check=False)
+    answer = result.stdout.strip()
+    assert answer in ("yes", "no"), result.stderr
+    return answer == "yes"
+
+
+def as_group(role: str) -> list[str]:
+    return [f"--as={role}-user", f"--as-group={GROUPS[role]}"]
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def helm_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("helm-home")
+
+
+@pytest.fixture(scope="module")
+def helm(helm_home: Path) -> Helm:
+    """Helm for rendering and linting: no control plane needed."""
+    binary = ensure_helm()
+    if binary is None:
+        pytest.skip("no helm binary (not on PATH, and no Go toolchain to build it)")
+    return Helm(binary, helm_home)
+
+
+@pytest.fixture(scope="module")
+def rendered(helm: Helm) -> Docs:
+    return helm.template("--include-crds", *partner_values("partner-render"))
+
+
+@pytest.fixture(scope="module")
+def partner_namespace(control_plane: ControlPlane) -> Iterator[str]:
+    """The partner namespace the release binds roles in (the chart never creates it)."""
+    name = f"partner-chart-{uuid.uuid4().hex[:6]}"
+    control_plane.kubectl("create", "namespace", name)
+    yield name
+    control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="module")
+def installed(control_plane: ControlPlane, helm_home: Path, partner_namespace: str) -> Iterator[ControlPlane]:
+    """The chart installed with `helm install` on the control plane; uninstalled afterwards.
+
+    Other tests may have applied the CRDs first: helm then skips them, which is fine (same files).
+    """
+    if control_plane.binaries.helm is None:
+        pytest.skip("the control plane has no helm binary")
+    helm = Helm(control_plane.binaries.helm, helm_home)
+    kubeconfig = f"--kubeconfig={control_plane.admin_kubeconfig}"
+    release = (RELEASE, "--namespace", SYSTEM_NAMESPACE, kubeconfig)
+    succeeded = False
+    try:
+        helm("install", *release, str(CHART), "--create-namespace", *partner_values(partner_namespace))
+        succeeded = True
+        control_plane.kubectl(
+            "wait", "--for=condition=Established", "--timeout=60s", *[f"crd/{info.crd_name}" for info in ALL_KINDS]
+        )
+        yield control_plane
+    finally:
+        uninstalled = helm("uninstall", *release, "--wait", "--timeout=60s", check=False)
+        left = control_plane.kubectl(
+            "get", "clusterroles,clusterrolebindings", "-l", f"app.kubernetes.io/instance={RELEASE}", "-o", "name"
+        ).stdout
+        control_plane.kubectl("delete", "namespace", SYSTEM_NAMESPACE, "--wait=false", check=False)
+        if succeeded:
+            assert uninstalled.returncode == 0, uninstalled.stderr
+            assert not left.strip(), f"left behind after helm uninstall: {left}"
+
+
+# ----------------------------------------------------------------------------- without a cluster
+
+
+def test_chart_crds_are_a_symlink_to_the_generated_crds() -> None:
+    link = CHART / "crds"
+    assert link.is_symlink(), "charts/seppmail-lifecycle/crds must be a symlink, not a copy"
+    assert os.readlink(link) == "../../crds"
+    assert link.resolve() == CRD_DIR.resolve()
+    assert sorted(p.name for p in link.glob("*.yaml")) == sorted(f"{info.crd_name}.yaml" for info in ALL_KINDS)
+
+
+def test_chart_lints_strictly(helm: Helm) -> None:
+    helm("lint", "--strict", str(CHART), "--kube-version", KUBE_VERSION, *partner_values("partner-lint"))
+
+
+def test_template_renders_the_crds_through_the_symlink(rendered: Docs) -> None:
+    crds = {doc["metadata"]["name"]: doc for doc in rendered if doc["kind"] == "CustomResourceDefinition"}
+    assert set(crds) == {info.crd_name for info in ALL_KINDS}
+    for name, doc in crds.items():
+        assert doc == yaml.safe_load((CRD_DIR / f"{name}.yaml").read_text()), name
+
+
+def test_deployment_is_one_recreated_standalone_replica(rendered: Docs) -> None:
+    deployment = find(rendered, "Deployment", RELEASE, SYSTEM_NAMESPACE)
+    spec = deployment["spec"]
+    assert spec["replicas"] == 1
+    assert spec["strategy"] == {"type": "Recreate"}
+    pod = spec["template"]["spec"]
+    assert pod["serviceAccountName"] == RELEASE
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    (container,) = pod["containers"]
+    assert container["command"] == ["seppmail-lifecycle"]
+    assert container["args"] == [
+        "run",
+        "--all-namespaces",
+        "--log-format=json",
+        "--liveness=http://0.0.0.0:8080/healthz",
+        "--policy=/etc/seppmail-lifecycle/policy.yaml",
+    ]
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert {"name": "health", "containerPort": 8080, "protocol": "TCP"} in container["ports"]
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    mounts = {mount["name"]: mount["mountPath"] for mount in container["volumeMounts"]}
+    assert mounts["policy"] == "/etc/seppmail-lifecycle"
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    assert volumes["policy"]["configMap"]["name"] == f"{RELEASE}-policy"
+    assert "priorityClassName" not in pod
+
+
+def test_watch_namespaces_replace_all_namespaces(helm: Helm) -> None:
+    docs = helm.template("--set", "watchNamespaces={partner-*,acme}", "--set", "logFormat=plain")
+    args = find(docs, "Deployment", RELEASE)["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--all-namespaces" not in args
+    assert args[1:4] == ["--namespace=partner-*", "--namespace=acme", "--log-format=plain"]
+
+
+def test_policy_configmap_is_what_the_operator_loads_and_restarts_the_pod(helm: Helm, rendered: Docs) -> None:
+    default = find(rendered, "ConfigMap", f"{RELEASE}-policy", SYSTEM_NAMESPACE)
+    assert Policy.model_validate(yaml.safe_load(default["data"]["policy.yaml"])) == Policy()
+
+    docs = helm.template("--set-json", 'policy={"cancellationDelay": "1d", "autoDeploy": {"every": "1h"}}')
+    configmap = find(docs, "ConfigMap", f"{RELEASE}-policy", SYSTEM_NAMESPACE)
+    policy = Policy.model_validate(yaml.safe_load(configmap["data"]["policy.yaml"]))
+    assert policy.cancellation_delay.days == 1
+    assert policy.auto_deploy.every.total_seconds() == 3600
+
+    def checksum(documents: Docs) -> str:
+        annotations = find(documents, "Deployment", RELEASE)["spec"]["template"]["metadata"]["annotations"]
+        return str(annotations["checksum/policy"])
+
+    assert checksum(docs) != checksum(rendered)
+    assert checksum(helm.template()) == checksum(rendered)
+
+
+def test_values_are_validated_by_the_schema(helm: Helm) -> None:
+    typo = helm("template", RELEASE, str(CHART), "--kube-version", KUBE_VERSION, "--set", "logFormat=xml", check=False)
+    assert typo.returncode != 0
+    assert "logFormat" in typo.stderr
+    misspelt = helm(
+        "template",
+        RELEASE,
+        str(CHART),
+        "--kube-version",
+        KUBE_VERSION,
+        "--set",
+        "partnerNamespaces[0].namespace=p",
+        "--set",
+        "partnerNamespaces[0].salesGroup[0]=x",
+        check=False,
+    )
+    assert misspelt.returncode != 0
+    assert "salesGroup" in misspelt.stderr
+
+
+def test_operator_cluster_role_is_least_privilege(rendered: Docs) -> None:
+    rules = find(rendered, "ClusterRole", f"{RELEASE}-operator")["rules"]
+    for rule in rules:
+        assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"], rule
+        assert "kopf.dev" not in rule["apiGroups"], "standalone: no peering resources"
+        assert "secrets" not in rule["resources"]
+        assert "deletecollection" not in rule["verbs"]
+
+
+def test_role_aggregation_labels(rendered: Docs) -> None:
+    def labels(role: str) -> dict[str, str]:
+        return dict(find(rendered, "ClusterRole", f"{RELEASE}-{role}")["metadata"]["labels"])
+
+    aggregate = "rbac.authorization.k8s.io/aggregate-to-"
+    assert labels("sales")[f"{aggregate}edit"] == "true"
+    assert labels("support")[f"{aggregate}view"] == "true"
+    for role in ("tech", "platform-support", "catalogue-reader", "operator"):
+        assert not [key for key in labels(role) if key.startswith(aggregate)], role
+    for role in ("sales", "support", "tech", "platform-support", "catalogue-reader", "operator"):
+        assert labels(role)["app.kubernetes.io/instance"] == RELEASE
+
+
+def test_partner_bindings_and_catalogue_reader(rendered: Docs) -> None:
+    def subjects(doc: dict[str, Any]) -> list[str]:
+        return [subject["name"] for subject in doc["subjects"]]
+
+    for role, groups in {
+        "sales": [GROUPS["sales"]],
+        "support": [GROUPS["support"], GROUPS["tenant-admin"]],
+        "tech": [GROUPS["tech"]],
+        "platform-support": [GROUPS["platform-support"]],
+    }.items():
+        binding = find(rendered, "RoleBinding", f"{RELEASE}-{role}", "partner-render")
+        assert binding["roleRef"] == {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": f"{RELEASE}-{role}",
+        }
+        assert subjects(binding) == groups
+    catalogue = find(rendered, "ClusterRoleBinding", f"{RELEASE}-catalogue-reader")
+    assert sorted(subjects(catalogue)) == sorted(
+        GROUPS[role] for role in ("sales", "support", "tech", "platform-support")
+    ), "tenant admins do not read the catalogue (prices)"
+
+
+def test_rbac_create_false_renders_no_rbac(helm: Helm) -> None:
+    docs = helm.template("--set", "rbac.create=false", *partner_values("partner-x"))
+    assert not [doc for doc in docs if doc["apiVersion"].startswith("rbac.authorization.k8s.io/")]
+
+
+# ----------------------------------------------------------------------------- installed
+
+
+def test_install_creates_the_objects(installed: ControlPlane, partner_namespace: str) -> None:
+    plane = installed
+    deployment = json.loads(plane.kubectl("get", "deployment", RELEASE, "-n", SYSTEM_NAMESPACE, "-o", "json").stdout)
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    plane.kubectl("get", "serviceaccount", RELEASE, "-n", SYSTEM_NAMESPACE)
+    plane.kubectl("get", "configmap", f"{RELEASE}-policy", "-n", SYSTEM_NAMESPACE)
+    roles = plane.kubectl("get", "clusterroles", "-l", f"app.kubernetes.io/instance={RELEASE}", "-o", "name")
+    assert sorted(roles.stdout.split()) == sorted(
+        f"clusterrole.rbac.authorization.k8s.io/{RELEASE}-{role}"
+        for role in ("operator", "sales", "support", "tech", "platform-support", "catalogue-reader")
+    )
+    bindings = plane.kubectl("get", "rolebindings", "-n", partner_namespace, "-o", "name").stdout.split()
+    assert sorted(bindings) == sorted(
+        f"rolebinding.rbac.authorization.k8s.io/{RELEASE}-{role}"
+        for role in ("sales", "support", "tech", "platform-support")
+    )
+    crds = plane.kubectl("get", "crds", "-o", "name").stdout.split()
+    assert {f"customresourcedefinition.apiextensions.k8s.io/{info.crd_name}" for info in ALL_KINDS} <= set(crds)
+
+
+def test_sales_creates_tenants_but_not_deploy_requests(installed: ControlPlane, partner_namespace: str) -> None:
+    sales = installed.mint_kubeconfig("alice-sales", [GROUPS["sales"]])
+    created = create(installed, partner_namespace, "Tenant", "sales-tenant", sales)
+    assert "sales-tenant created" in created.stdout, created.stderr
+    assert_forbidden(create(installed, partner_namespace, "DeployRequest", "sales-deploy", sales))
+    # The RoleBinding grants the partner's namespace only.
+    assert_forbidden(create(installed, "default", "Tenant", "elsewhere", sales))
+    # The product catalogue, through the catalogue-reader ClusterRoleBinding.
+    installed.kubectl("get", "products.lifecycle.seppmail.cloud", kubeconfig=sales)
+
+
+def test_tech_creates_deploy_requests_but_not_tenants(installed: ControlPlane, partner_namespace: str) -> None:
+    tech = installed.mint_kubeconfig("bob-tech", [GROUPS["tech"]])
+    created = create(installed, partner_namespace, "DeployRequest", "tech-deploy", tech)
+    assert "tech-deploy created" in created.stdout, created.stderr
+    assert_forbidden(create(installed, partner_namespace, "Tenant", "tech-tenant", tech))
+
+
+def test_support_reads_services_but_cannot_create_them(installed: ControlPlane, partner_namespace: str) -> None:
+    assert create(installed, partner_namespace, "Service", "support-visible").returncode == 0
+    support = installed.mint_kubeconfig("carol-support", [GROUPS["support"]])
+    listed = installed.kubectl("get", "services.lifecycle", "-n", partner_namespace, "-o", "name", kubeconfig=support)
+    assert "support-visible" in listed.stdout
+    assert_forbidden(create(installed, partner_namespace, "Service", "support-made", support))
+
+
+def test_tenant_admin_reads_but_not_the_catalogue(installed: ControlPlane, partner_namespace: str) -> None:
+    admin = installed.mint_kubeconfig("dave-tenant-admin", [GROUPS["tenant-admin"]])
+    installed.kubectl("get", "tenants.lifecycle.seppmail.cloud", "-n", partner_namespace, kubeconfig=admin)
+    assert_forbidden(installed.kubectl("get", "products.lifecycle.seppmail.cloud", kubeconfig=admin, check=False))
+
+
+def test_user_without_group_cannot_list_services(installed: ControlPlane, partner_namespace: str) -> None:
+    nobody = installed.mint_kubeconfig("eve-nobody")
+    assert_forbidden(
+        installed.kubectl("get", "services.lifecycle", "-n", partner_namespace, kubeconfig=nobody, check=False)
+    )
+
+
+# (role, verb, resource, extra args, allowed) in the partner namespace.
+ROLE_MATRIX: list[tuple[str, str, str, tuple[str, ...], bool]] = [
+    ("sales", "create", "tenants", (), True),
+    ("sales", "update", "domains", (), True),
+    ("sales", "patch", "services", (), True),
+    ("sales", "delete", "contracts", (), True),
+    ("sales", "list", "invoices", (), True),
+    ("sales", "watch", "licenses", (), True),
+    ("sales", "get", "deployrequests", (), True),
+    ("sales", "create", "deployrequests", (), False),
+    ("sales", "create", "licenses", (), False),
+    ("sales", "patch", "invoices", (), False),
+    ("sales", "patch", "services", ("--subresource=status",), False),
+    ("sales", "get", "secrets", (), False),
+    ("support", "list", "tenants", (), True),
+    ("support", "watch", "deployrequests", (), True),
+    ("support", "get", "invoices", (), True),
+    ("support", "create", "tenants", (), False),
+    ("support", "patch", "services", (), False),
+    ("support", "delete", "domains", (), False),
+    ("tenant-admin", "list", "services", (), True),
+    ("tenant-admin", "update", "tenants", (), False),
+    ("tech", "create", "deployrequests", (), True),
+    ("tech", "list", "domains", (), True),
+    ("tech", "get", "services", (), True),
+    ("tech", "delete", "deployrequests", (), False),
+    ("tech", "create", "services", (), False),
+    ("tech", "list", "invoices", (), False),
+    ("platform-support", "patch", "services", (), True),
+    ("platform-support", "update", "invoices", (), True),
+    ("platform-support", "list", "licenses", (), True),
+    ("platform-support", "delete", "services", (), False),
+    ("platform-support", "create", "invoices", (), False),
+    ("platform-support", "create", "deployrequests", (), False),
+    ("platform-support", "patch", "invoices", ("--subresource=status",), False),
+]
+
+
+@pytest.mark.parametrize(
+    ("role", "verb", "resource", "extra", "allowed"),
+    ROLE_MATRIX,
+    ids=[f"{r}-{'can' if a else 'cannot'}-{v}-{res}{''.join(e)}" for r, v, res, e, a in ROLE_MATRIX],
+)
+def test_role_matrix(
+    installed: ControlPlane,
+    partner_namespace: str,
+    role: str,
+    verb: str,
+    resource: str,
+    extra: tuple[str, ...],
+    allowed: bool,
+) -> None:
+    qualified = resource if resource == "secrets" else f"{resource}.{GROUP}"
+    assert can_i(installed, as_group(role), verb, qualified, "-n", partner_namespace, *extra) is allowed
+
+
+# (verb, resource, extra args, allowed) for the operator's ServiceAccount, cluster-wide.
+OPERATOR_MATRIX: list[tuple[str, str, tuple[str, ...], bool]] = [
+    ("patch", f"services.{GROUP}", ("--subresource=status", "-A"), True),
+    ("update", f"products.{GROUP}", ("--subresource=status",), True),
+    ("watch", f"tenants.{GROUP}", ("-A",), True),
+    ("patch", f"domains.{GROUP}", ("-A",), True),
+    ("create", f"services.{GROUP}", ("-A",), True),
+    ("create", f"invoices.{GROUP}", ("-A",), True),
+    ("delete", f"invoices.{GROUP}", ("-A",), True),
+    ("delete", "configmaps", ("-A",), True),
+    ("create", "events", ("-A",), True),
+    ("create", "events.events.k8s.io", ("-A",), True),
+    ("watch", "customresourcedefinitions.apiextensions.k8s.io", (), True),
+    ("list", "namespaces", (), True),
+    ("delete", "namespaces", (), False),
+    ("get", "secrets", ("-A",), False),
+    ("list", "secrets", ("-n", SYSTEM_NAMESPACE), False),
+    ("create", f"tenants.{GROUP}", ("-A",), False),
+    ("patch", f"tenants.{GROUP}", ("-A",), False),
+    ("delete", f"services.{GROUP}", ("-A",), False),
+    ("create", f"deployrequests.{GROUP}", ("-A",), False),
+    ("update", f"products.{GROUP}", (), False),
+    ("create", "pods", ("-A",), False),
+    ("create", "customresourcedefinitions.apiextensions.k8s.io", (), False),
+]
+
+
+@pytest.mark.parametrize(
+    ("verb", "resource", "extra", "allowed"),
+    OPERATOR_MATRIX,
+    ids=[f"{'can' if a else 'cannot'}-{v}-{r}{''.join(e)}" for v, r, e, a in OPERATOR_MATRIX],
+)
+def test_operator_service_account(
+    installed: ControlPlane, verb: str, resource: str, extra: tuple[str, ...], allowed: bool
+) -> None:
+    assert can_i(installed, [f"--as={OPERATOR_SA}"], verb, resource, *extra) is allowed
+
+
+def test_built_in_roles_aggregate_sales_and_support(installed: ControlPlane, partner_namespace: str) -> None:
+    if installed.binaries.kube_controller_manager is None:
+        pytest.skip("no kube-controller-manager: nothing aggregates ClusterRoles")
+    for built_in in ("admin", "edit", "view"):
+        installed.kubectl(
+            "create",
+            "rolebinding",
+            f"test-{built_in}",
+            f"--clusterrole={built_in}",
+            f"--group=ns-{built_in}",
+            "-n",
+            partner_namespace,
+        )
+
+    def can(built_in: str, verb: str, resource: str) -> bool:
+        who = [f"--as={built_in}-user", f"--as-group=ns-{built_in}"]
+        return can_i(installed, who, verb, f"{resource}.{GROUP}", "-n", partner_namespace)
+
+    eventually(lambda: can("view", "list", "services"), "view includes support (read)")
+    eventually(lambda: can("edit", "create", "tenants"), "edit includes sales")
+    eventually(lambda: can("admin", "create", "tenants"), "admin includes sales (through edit)")
+    for built_in in ("admin", "edit", "view"):
+        assert not can(built_in, "create", "deployrequests"), f"{built_in} must not deploy (Tech only)"
+        assert not can(built_in, "patch", "invoices"), f"{built_in} must not record payments"
+    assert not can("view", "create", "tenants")
