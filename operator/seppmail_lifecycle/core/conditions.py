@@ -35,6 +35,19 @@ class Cond:
     message: str = ""
 
 
+def _flag(value: bool) -> Status:
+    return "True" if value else "False"
+
+
+def summary(reason: str, message: str, *, ready: bool, reconciling: bool = False, stalled: bool = False) -> list[Cond]:
+    """The three conditions every kind carries (Ready, Reconciling, Stalled), with one reason."""
+    return [
+        Cond(READY, _flag(ready), reason, message),
+        Cond(RECONCILING, _flag(reconciling), reason, message),
+        Cond(STALLED, _flag(stalled), reason, message),
+    ]
+
+
 def merge_conditions(
     current: Sequence[Condition], decided: Sequence[Cond], generation: int, now: datetime
 ) -> list[Condition]:
@@ -94,13 +107,6 @@ def invalid_spec_status(current: StatusT, generation: int, error: str, now: date
     status = current.model_copy(deep=True)
     status.observed_generation = generation
     status.conditions = merge_conditions(
-        current.conditions,
-        [
-            Cond(READY, "False", "InvalidSpec", message),
-            Cond(RECONCILING, "False", "InvalidSpec", message),
-            Cond(STALLED, "True", "InvalidSpec", message),
-        ],
-        generation,
-        now,
+        current.conditions, summary("InvalidSpec", message, ready=False, stalled=True), generation, now
     )
     return status

@@ -197,6 +197,57 @@ def _next(phase: P, meta: Meta, status: OrderStatus, policy: Policy) -> NextTran
     return None
 
 
+@dataclass(frozen=True)
+class _PhaseView:
+    """How an order in a phase reads in its conditions (ordered is decided by its check)."""
+
+    reason: str
+    message: str
+    ready: bool
+    reconciling: bool
+    deployed: c.Status | None = None
+    """The Deployed condition's status; None keeps the one from before (a cancelled order is
+    still deployed until its removal)."""
+
+
+_PHASE_VIEWS: dict[P, _PhaseView] = {
+    P.CONFIRMED: _PhaseView(
+        "AwaitingDeployment",
+        "Confirmed; deploys with a DeployRequest or at the next automatic window{when}.",
+        ready=False,
+        reconciling=True,
+        deployed="False",
+    ),
+    P.PROVISIONING: _PhaseView(
+        "Provisioning",
+        "Deployment is in progress: waiting for the backend to apply the routing config.",
+        ready=False,
+        reconciling=True,
+        deployed="False",
+    ),
+    P.PROVISIONED: _PhaseView(
+        "Provisioned", "Deployment is complete; the service is ready.", ready=True, reconciling=False, deployed="True"
+    ),
+    P.CANCELLED: _PhaseView(
+        "AwaitingRemoval", "Cancelled; removal starts{when} (support can expedite).", ready=False, reconciling=True
+    ),
+    P.DEPROVISIONING: _PhaseView(
+        "Deprovisioning",
+        "Removal is in progress: waiting for the backend to remove the routing config.",
+        ready=False,
+        reconciling=True,
+        deployed="False",
+    ),
+    P.DEPROVISIONED: _PhaseView(
+        "Deprovisioned",
+        "Removed from the systems; the entry is kept for usage settlement.",
+        ready=True,
+        reconciling=False,
+        deployed="False",
+    ),
+}
+
+
 def _conditions(
     phase: P,
     failure: CheckFailure | None,
@@ -204,87 +255,37 @@ def _conditions(
     nxt: NextTransition | None,
     cancel_message: str,
 ) -> list[Cond]:
-    """The conditions of an order in ``phase``: Ready/Reconciling/Stalled plus Confirmed, Deployed,
-    Cancelled. ``phase`` is the summary; these are the truth."""
-    when = f" at {nxt.at.isoformat()}" if nxt else ""
-    confirmed = (
-        Cond(c.CONFIRMED, "False", failure.reason, failure.message)
-        if failure is not None and phase is P.ORDERED
-        else Cond(
-            c.CONFIRMED, "True", "ConsistencyCheckPassed", "Tenant, domain, product and dependencies are consistent."
+    """The conditions of an order in ``phase``: Confirmed, Cancelled, Deployed and the summary
+    (Ready, Reconciling, Stalled). ``phase`` is the summary; these are the truth."""
+    if phase is not P.ORDERED:
+        confirmed = Cond(
+            c.CONFIRMED, "True", "ConsistencyCheckPassed", "Tenant, domain, product and dependencies agree."
         )
-        if phase is not P.ORDERED
-        else Cond(c.CONFIRMED, "Unknown", "Checking", "The consistency check has not run yet.")
-    )
-    if phase in (P.ORDERED,):
-        reason = failure.reason if failure else "Checking"
-        message = failure.message if failure else "Waiting for the consistency check."
+    elif failure is not None:
+        confirmed = Cond(c.CONFIRMED, "False", failure.reason, failure.message)
+    else:
+        confirmed = Cond(c.CONFIRMED, "Unknown", "Checking", "The consistency check has not run yet.")
+    if phase in ACTIVE_PHASES:
+        cancelled = Cond(c.CANCELLED, "False", "Active", "Not cancelled.")
+    else:
+        cancelled = Cond(c.CANCELLED, "True", cancel.reason if cancel else "Cancelled", cancel_message)
+    if phase is P.ORDERED:
+        reason, message = (failure.reason, failure.message) if failure else ("Checking", "Waiting for the check.")
+        not_deployed = Cond(c.DEPLOYED, "False", "NotConfirmed", "Deployment waits for the consistency check.")
         return [
             confirmed,
-            Cond(c.DEPLOYED, "False", "NotConfirmed", "Deployment waits for the consistency check."),
-            Cond(c.CANCELLED, "False", "Active", "Not cancelled."),
-            Cond(c.READY, "False", reason, message),
-            Cond(c.RECONCILING, "False" if failure else "True", reason, message),
-            Cond(c.STALLED, "True" if failure else "False", reason, message),
-        ]
-    if phase is P.CONFIRMED:
-        message = f"Confirmed; deploys with a DeployRequest or at the next automatic window{when}."
-        return [
-            confirmed,
-            Cond(c.DEPLOYED, "False", "AwaitingDeployment", message),
-            Cond(c.CANCELLED, "False", "Active", "Not cancelled."),
-            Cond(c.READY, "False", "AwaitingDeployment", message),
-            Cond(c.RECONCILING, "True", "AwaitingDeployment", message),
-            Cond(c.STALLED, "False", "AwaitingDeployment", message),
-        ]
-    if phase is P.PROVISIONING:
-        message = "Deployment is in progress: waiting for the backend to apply the routing config."
-        return [
-            confirmed,
-            Cond(c.DEPLOYED, "False", "Provisioning", message),
-            Cond(c.CANCELLED, "False", "Active", "Not cancelled."),
-            Cond(c.READY, "False", "Provisioning", message),
-            Cond(c.RECONCILING, "True", "Provisioning", message),
-            Cond(c.STALLED, "False", "Provisioning", message),
-        ]
-    if phase is P.PROVISIONED:
-        message = "Deployment is complete; the service is ready."
-        return [
-            confirmed,
-            Cond(c.DEPLOYED, "True", "Provisioned", message),
-            Cond(c.CANCELLED, "False", "Active", "Not cancelled."),
-            Cond(c.READY, "True", "Provisioned", message),
-            Cond(c.RECONCILING, "False", "Provisioned", message),
-            Cond(c.STALLED, "False", "Provisioned", message),
-        ]
-    cancelled = Cond(c.CANCELLED, "True", cancel.reason if cancel else "Cancelled", cancel_message)
-    if phase is P.CANCELLED:
-        message = f"Cancelled; removal starts{when} (support can expedite)."
-        return [
-            confirmed,
+            not_deployed,
             cancelled,
-            Cond(c.READY, "False", "Cancelled", message),
-            Cond(c.RECONCILING, "True", "AwaitingRemoval", message),
-            Cond(c.STALLED, "False", "AwaitingRemoval", message),
+            *c.summary(reason, message, ready=False, reconciling=failure is None, stalled=failure is not None),
         ]
-    if phase is P.DEPROVISIONING:
-        message = "Removal is in progress: waiting for the backend to remove the routing config."
-        return [
-            confirmed,
-            cancelled,
-            Cond(c.DEPLOYED, "False", "Deprovisioning", message),
-            Cond(c.READY, "False", "Deprovisioning", message),
-            Cond(c.RECONCILING, "True", "Deprovisioning", message),
-            Cond(c.STALLED, "False", "Deprovisioning", message),
-        ]
-    message = "Removed from the systems; the entry is kept for usage settlement."
+    view = _PHASE_VIEWS[phase]
+    message = view.message.format(when=f" at {nxt.at.isoformat()}" if nxt else "")
+    deployed = [Cond(c.DEPLOYED, view.deployed, view.reason, message)] if view.deployed else []
     return [
         confirmed,
+        *deployed,
         cancelled,
-        Cond(c.DEPLOYED, "False", "Deprovisioned", message),
-        Cond(c.READY, "True", "Deprovisioned", message),
-        Cond(c.RECONCILING, "False", "Deprovisioned", message),
-        Cond(c.STALLED, "False", "Deprovisioned", message),
+        *c.summary(view.reason, message, ready=view.ready, reconciling=view.reconciling),
     ]
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from seppmail_lifecycle.api.product import ProductStatus
-from seppmail_lifecycle.core import conditions as c
-from seppmail_lifecycle.core.conditions import Cond, merge_conditions
+from seppmail_lifecycle.core.conditions import merge_conditions, summary
 from seppmail_lifecycle.core.model import Product
 from seppmail_lifecycle.core.orders import Decision
 
@@ -19,11 +18,7 @@ def decide_product(product: Product, now: datetime) -> Decision[ProductStatus]:
     status.observed_generation = product.meta.generation
     status.conditions = merge_conditions(
         product.status.conditions,
-        [
-            Cond(c.READY, "True", "Available", message),
-            Cond(c.RECONCILING, "False", "Available", message),
-            Cond(c.STALLED, "False", "Available", message),
-        ],
+        summary("Available", message, ready=True),
         product.meta.generation,
         now,
     )

@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from seppmail_lifecycle.api.tenant import TenantStatus
-from seppmail_lifecycle.core import conditions as c
-from seppmail_lifecycle.core.conditions import Cond, merge_conditions
+from seppmail_lifecycle.core.conditions import merge_conditions, summary
 from seppmail_lifecycle.core.consistency import is_booked
 from seppmail_lifecycle.core.ids import object_id
 from seppmail_lifecycle.core.model import Domain, Service, Tenant
@@ -30,11 +29,7 @@ def decide_tenant(
     message = f"{len(managed)} managed domain(s), {len(booked)} booked service(s)."
     status.conditions = merge_conditions(
         tenant.status.conditions,
-        [
-            Cond(c.READY, "True", "Registered", message),
-            Cond(c.RECONCILING, "False", "Registered", message),
-            Cond(c.STALLED, "False", "Registered", message),
-        ],
+        summary("Registered", message, ready=True),
         tenant.meta.generation,
         now,
     )

@@ -254,13 +254,19 @@ class Reconciler:
 
     # ------------------------------------------------------------------ other kinds
 
-    async def reconcile_tenant(self, namespace: str, name: str) -> None:
-        entry = self.store.get("Tenant", namespace, name)
+    async def _readable(self, kind: str, namespace: str, name: str, now: datetime) -> Any:
+        """The parsed object, or None: gone, or unreadable (then its status says why)."""
+        entry = self.store.get(kind, namespace, name)
         if entry is None:
-            return
-        now = self.clock()
+            return None
         if entry.obj is None:
-            await self._write_invalid("Tenant", entry, now)
+            await self._write_invalid(kind, entry, now)
+        return entry.obj
+
+    async def reconcile_tenant(self, namespace: str, name: str) -> None:
+        now = self.clock()
+        obj = await self._readable("Tenant", namespace, name, now)
+        if obj is None:
             return
         domains = [e.obj for e in self.store.lookup("domains_by_tenant", (namespace, name)) if e.obj is not None]
         services = [
@@ -269,15 +275,12 @@ class Reconciler:
             for e in self.store.lookup("services_by_domain", (namespace, domain.name))
             if e.obj is not None
         ]
-        await self._write("Tenant", namespace, decide_tenant(entry.obj, domains, services, now))
+        await self._write("Tenant", namespace, decide_tenant(obj, domains, services, now))
 
     async def reconcile_deploy_request(self, namespace: str, name: str) -> None:
-        entry = self.store.get("DeployRequest", namespace, name)
-        if entry is None:
-            return
         now = self.clock()
-        if entry.obj is None:
-            await self._write_invalid("DeployRequest", entry, now)
+        obj = await self._readable("DeployRequest", namespace, name, now)
+        if obj is None:
             return
         domains: dict[str, Domain] = {
             e.obj.name: e.obj
@@ -288,7 +291,7 @@ class Reconciler:
             domain: [e.obj for e in self.store.lookup("services_by_domain", (namespace, domain)) if e.obj is not None]
             for domain in domains
         }
-        decision = plan_deploy(entry.obj, domains, services, now)
+        decision = plan_deploy(obj, domains, services, now)
         if decision is None:
             return
         await self._write("DeployRequest", namespace, decision)
@@ -307,14 +310,11 @@ class Reconciler:
         return found
 
     async def reconcile_product(self, name: str) -> None:
-        entry = self.store.get("Product", "", name)
-        if entry is None:
-            return
         now = self.clock()
-        if entry.obj is None:
-            await self._write_invalid("Product", entry, now)
+        obj = await self._readable("Product", "", name, now)
+        if obj is None:
             return
-        await self._write("Product", None, decide_product(entry.obj, now))
+        await self._write("Product", None, decide_product(obj, now))
 
     # ------------------------------------------------------------------ writing
 
