@@ -46,7 +46,7 @@ crds: $(STAMP) ## regenerate crds/ from the pydantic models in operator/seppmail
 	$(PY) -m seppmail_lifecycle.api.crdgen crds
 
 run: $(STAMP) ## run the product: a cluster (yours, or a local one), CRDs, examples, the operator
-	$(PY) -m seppmail_lifecycle.devcluster.embedded --root .
+	$(PY) -m seppmail_lifecycle.devcluster.embedded --root . --policy manifests/demo-policy.yaml
 
 cluster-up: $(STAMP) ## start the local control plane in .devcluster/ and print its KUBECONFIG
 	$(PY) -m seppmail_lifecycle.devcluster up --state-dir .devcluster

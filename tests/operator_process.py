@@ -33,11 +33,12 @@ class OperatorProcess:
         log_path: Path,
         namespaces: Sequence[str] = (),
         policy: Path | None = None,
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.plane = plane
         self.log_path = log_path
         scope = [arg for namespace in namespaces for arg in ("-n", namespace)] or ["-A"]
-        self.extra_args = [*scope, *(["--policy", str(policy)] if policy else [])]
+        self.extra_args = [*scope, *(["--policy", str(policy)] if policy else []), *extra_args]
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -87,6 +88,17 @@ class OperatorProcess:
             self.process.kill()
             self.process.wait()
             raise
+
+    @staticmethod
+    def closed_port() -> int:
+        """A loopback port nothing listens on (bound and released)."""
+        return free_port()
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown, as when a node dies."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
 
     def log_lines(self) -> list[dict[str, Any]]:
         lines = []

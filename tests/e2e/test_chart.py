@@ -260,6 +260,17 @@ def test_watch_namespaces_replace_all_namespaces(helm: Helm) -> None:
     assert args[1:4] == ["--namespace=partner-*", "--namespace=acme", "--log-format=plain"]
 
 
+def test_smtp_settings_become_flags_and_credentials_come_from_a_secret(helm: Helm, rendered: Docs) -> None:
+    container = find(rendered, "Deployment", RELEASE)["spec"]["template"]["spec"]["containers"][0]
+    assert not any(arg.startswith("--smtp") for arg in container["args"])  # no host: no mail
+    docs = helm.template("--set", "smtp.host=mail.example", "--set", "smtp.credentialsSecret=smtp-login")
+    container = find(docs, "Deployment", RELEASE)["spec"]["template"]["spec"]["containers"][0]
+    assert {"--smtp-host=mail.example", "--smtp-port=25", "--smtp-starttls"} <= set(container["args"])
+    env = {e["name"]: e.get("valueFrom", {}).get("secretKeyRef") for e in container["env"]}
+    assert env["SMTP_USERNAME"] == {"name": "smtp-login", "key": "username"}
+    assert env["SMTP_PASSWORD"] == {"name": "smtp-login", "key": "password"}
+
+
 def test_policy_configmap_is_what_the_operator_loads_and_restarts_the_pod(helm: Helm, rendered: Docs) -> None:
     default = find(rendered, "ConfigMap", f"{RELEASE}-policy", SYSTEM_NAMESPACE)
     assert Policy.model_validate(yaml.safe_load(default["data"]["policy.yaml"])) == Policy()

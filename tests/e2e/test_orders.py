@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import subprocess
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +15,20 @@ import yaml
 
 from seppmail_lifecycle.devcluster.controlplane import ControlPlane
 from tests.conftest import EXAMPLES_DIR
+from tests.e2e.conftest import StartOperator
 from tests.kube import apply, condition, events_for, get, items, phase, wait_for
-from tests.operator_process import OperatorProcess
 
 pytestmark = pytest.mark.e2e
 
 API = "lifecycle.seppmail.cloud/v1alpha1"
 # Deploy windows far apart: nothing deploys unless the test asks for it.
-NO_AUTO_DEPLOY = {"autoDeploy": {"every": "24h", "offset": "0s"}}
-FAST = {"autoDeploy": {"every": "2s", "offset": "0s"}, "cancellationDelay": "4s", "retention": "1s"}
+# These scenarios are about orders: the partner's DNS records are not checked here (see
+# test_partner_actions.py for that).
+NO_DNS = {"dns": {"verify": False}}
+NO_AUTO_DEPLOY = {"autoDeploy": {"every": "24h", "offset": "0s"}, **NO_DNS}
+FAST = {"autoDeploy": {"every": "2s", "offset": "0s"}, "cancellationDelay": "4s", "retention": "1s", **NO_DNS}
 
 Body = dict[str, Any]
-StartOperator = Callable[..., OperatorProcess]
 
 
 def example(filename: str) -> list[Body]:
@@ -36,43 +37,6 @@ def example(filename: str) -> list[Body]:
 
 def by_kind(docs: list[Body], kind: str) -> list[Body]:
     return [d for d in docs if d["kind"] == kind]
-
-
-@pytest.fixture(scope="session")
-def catalogue(crds: ControlPlane) -> ControlPlane:
-    """The example products, plus `archiving`, which requires sign-only (so a test can leave it out)."""
-    crds.kubectl("apply", "-f", str(EXAMPLES_DIR / "00-products.yaml"))
-    apply(
-        crds,
-        "default",
-        {
-            "apiVersion": API,
-            "kind": "Product",
-            "metadata": {"name": "archiving"},
-            "spec": {"displayName": "Archiving", "requires": ["base", "sign-only"], "billing": {"type": "recurring"}},
-        },
-    )
-    return crds
-
-
-@pytest.fixture
-def start_operator(catalogue: ControlPlane, namespace: str, tmp_path: Path) -> Iterator[StartOperator]:
-    started: list[OperatorProcess] = []
-
-    def start(policy: dict[str, Any]) -> OperatorProcess:
-        policy_file = tmp_path / "policy.yaml"
-        policy_file.write_text(yaml.safe_dump(policy))
-        operator = OperatorProcess(catalogue, tmp_path / "operator.log", namespaces=[namespace], policy=policy_file)
-        operator.start()
-        started.append(operator)
-        return operator
-
-    yield start
-    for operator in started:
-        if operator.process is not None and operator.process.poll() is None:
-            assert operator.stop() == 0, operator.log_tail()
-    errors = [line for op in started[-1:] for line in op.log_lines() if line.get("severity") in ("error", "critical")]
-    assert errors == [], errors
 
 
 def all_phases(plane: ControlPlane, namespace: str, resource: str) -> dict[str, str | None]:

@@ -50,12 +50,26 @@ class PendingAction(LifecycleModel):
     """Something the partner must do before provisioning can complete."""
 
     type: Literal["DNSRecord"] = Field(description="Kind of action.")
-    record_type: Literal["TXT", "MX", "CNAME"] | None = Field(default=None, description="DNS record type.")
-    name: Fqdn = Field(description="DNS name the record must exist at.")
+    record_type: Literal["TXT", "MX"] = Field(description="DNS record type.")
+    name: Annotated[str, StringConstraints(min_length=1, max_length=253)] = Field(
+        description="DNS name the record must exist at."
+    )
     expected: Annotated[str, StringConstraints(max_length=512)] = Field(description="The value the record must have.")
     last_checked: datetime | None = Field(default=None, description="When the record was last checked.")
     result: Annotated[str, StringConstraints(max_length=512)] = Field(
         default="", description="What the last check found."
+    )
+
+
+class DnsVerification(LifecycleModel):
+    """The schedule and outcome of the DNS checks while the domain is provisioning."""
+
+    attempts: int = Field(default=0, ge=0, description="Checks that found a record missing, in a row.")
+    last_checked_at: datetime | None = Field(default=None, description="When the records were last checked.")
+    next_check_at: datetime | None = Field(default=None, description="When they are checked again.")
+    verified_at: datetime | None = Field(default=None, description="When every record was found.")
+    refreshed_for: Annotated[str, StringConstraints(max_length=256)] | None = Field(
+        default=None, description="The refresh annotation value last acted upon."
     )
 
 
@@ -68,6 +82,7 @@ class DomainStatus(OrderStatus):
     pending_actions: list[PendingAction] = Field(
         default_factory=list, max_length=16, description="Partner actions provisioning waits for."
     )
+    verification: DnsVerification | None = Field(default=None, description="DNS checks of the partner actions.")
 
 
 INFO = KindInfo(

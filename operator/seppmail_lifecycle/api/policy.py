@@ -75,6 +75,42 @@ class AutoDeployPolicy(LifecycleModel):
     offset: Duration = Field(default=timedelta(hours=2), description="First window after midnight UTC.")
 
 
+class DnsPolicy(LifecycleModel):
+    """How partners' DNS records are verified before a domain is provisioned."""
+
+    verify: bool = Field(
+        default=True,
+        description="Wait for the partner's DNS records before provisioning; false skips the check "
+        "(installations whose gateways do not depend on DNS, offline demos).",
+    )
+    nameservers: list[str] = Field(
+        default_factory=list,
+        description='Nameservers to ask, "ip" or "ip:port"; empty means the system resolver.',
+    )
+    timeout: PositiveDuration = Field(default=timedelta(seconds=5), description="Time limit of one lookup.")
+    recheck_initial: PositiveDuration = Field(
+        default=timedelta(minutes=1), description="First recheck after a record was found missing."
+    )
+    recheck_max: PositiveDuration = Field(
+        default=timedelta(hours=1), description="Longest time between rechecks (the backoff doubles up to it)."
+    )
+    verification_record: str = Field(
+        default="_seppmail-verification",
+        description="The TXT ownership record is expected at <verificationRecord>.<domain>.",
+    )
+    mx_gateways: list[str] = Field(
+        default_factory=lambda: ["mx1.seppmail.cloud", "mx2.seppmail.cloud"],
+        description="Every one of these must be an MX exchange of a provisioned domain.",
+    )
+
+
+class MailPolicy(LifecycleModel):
+    """Retrying notification mails the SMTP server did not accept."""
+
+    retry_initial: PositiveDuration = Field(default=timedelta(minutes=1), description="First retry after a failure.")
+    retry_max: PositiveDuration = Field(default=timedelta(hours=1), description="Longest time between retries.")
+
+
 class Policy(LifecycleModel):
     """Every duration of the lifecycle, with the seeds' defaults."""
 
@@ -88,6 +124,8 @@ class Policy(LifecycleModel):
         description="A deleted object is kept this long after it is deprovisioned, for usage settlement.",
     )
     base_product: str = Field(default="base", description="The product every domain must have booked.")
+    dns: DnsPolicy = Field(default_factory=DnsPolicy, description="DNS verification of partner actions.")
+    mail: MailPolicy = Field(default_factory=MailPolicy, description="Retries of notification mails.")
 
     @classmethod
     def load(cls, path: Path | None) -> Policy:

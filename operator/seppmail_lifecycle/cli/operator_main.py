@@ -49,6 +49,21 @@ def _parser() -> argparse.ArgumentParser:
         help="YAML file overriding policy durations (the chart mounts a ConfigMap here)",
     )
     run.add_argument(
+        "--smtp-host",
+        metavar="HOST",
+        default=None,
+        help="SMTP server for notification mails (none: mails are not sent); SMTP_USERNAME and "
+        "SMTP_PASSWORD from the environment authenticate",
+    )
+    run.add_argument("--smtp-port", metavar="PORT", type=int, default=25, help="SMTP port (default: 25)")
+    run.add_argument("--smtp-starttls", action="store_true", help="upgrade the SMTP connection with STARTTLS")
+    run.add_argument(
+        "--mail-from",
+        metavar="ADDRESS",
+        default="seppmail.cloud <noreply@seppmail.cloud>",
+        help="sender of notification mails",
+    )
+    run.add_argument(
         "--peering",
         metavar="NAME",
         default=None,
@@ -65,6 +80,7 @@ def run_operator(args: argparse.Namespace) -> None:
 
     import seppmail_lifecycle.handlers  # noqa: F401  (registers the handlers)
     from seppmail_lifecycle.api.policy import Policy
+    from seppmail_lifecycle.backend.mail import SmtpSettings
     from seppmail_lifecycle.handlers.startup import configure
 
     kopf.configure(
@@ -79,7 +95,13 @@ def run_operator(args: argparse.Namespace) -> None:
 
     # kopf.run installs SIGINT/SIGTERM handlers: handlers finish, then the process exits cleanly.
     kopf.run(
-        memo=kopf.Memo(policy=Policy.load(args.policy), namespaces=tuple(args.namespace)),
+        memo=kopf.Memo(
+            policy=Policy.load(args.policy),
+            namespaces=tuple(args.namespace),
+            smtp=SmtpSettings.from_env(args.smtp_host, args.smtp_port, args.smtp_starttls, args.mail_from)
+            if args.smtp_host
+            else None,
+        ),
         clusterwide=not args.namespace,
         namespaces=args.namespace,
         liveness_endpoint=args.liveness,

@@ -44,6 +44,16 @@ from seppmail_lifecycle.core.order_machine import (
 )
 from seppmail_lifecycle.core.routing import RoutedService, RoutingConfig
 from seppmail_lifecycle.core.schedule import earliest, next_deploy_window
+from seppmail_lifecycle.core.verification import (
+    DnsLookup,
+    DnsObservation,
+    check_due,
+    describe,
+    lookups,
+    pending_actions,
+    record_check,
+    required_records,
+)
 
 EXPEDITE_ANNOTATION = f"{GROUP}/expedite-removal"
 
@@ -64,6 +74,10 @@ class DomainWorld:
     claims: tuple[DomainClaim, ...] = ()
     deploy_requests: tuple[DeployRequest, ...] = ()
     routing: RoutingConfig | None = None
+    dns: DnsObservation | None = None
+    """Lookups the shell made this round (it makes them when ``check_due`` says so)."""
+    backend_error: str | None = None
+    """The error of this round's backend effect, if it failed (recorded, then retried)."""
 
 
 @dataclass(frozen=True)
@@ -248,12 +262,17 @@ _PHASE_VIEWS: dict[P, _PhaseView] = {
 }
 
 
+AWAITING_PARTNER = "AwaitingPartner"
+BACKEND_READY = "BackendReady"
+
+
 def _conditions(
     phase: P,
     failure: CheckFailure | None,
     cancel: CancelCause | None,
     nxt: NextTransition | None,
     cancel_message: str,
+    awaiting: str | None = None,
 ) -> list[Cond]:
     """The conditions of an order in ``phase``: Confirmed, Cancelled, Deployed and the summary
     (Ready, Reconciling, Stalled). ``phase`` is the summary; these are the truth."""
@@ -279,6 +298,10 @@ def _conditions(
             *c.summary(reason, message, ready=False, reconciling=failure is None, stalled=failure is not None),
         ]
     view = _PHASE_VIEWS[phase]
+    if phase is P.PROVISIONING and awaiting:
+        view = replace(
+            view, reason=AWAITING_PARTNER, message=f"Waiting for the partner: {awaiting}. Rechecked{{when}}."
+        )
     message = view.message.format(when=f" at {nxt.at.isoformat()}" if nxt else "")
     deployed = [Cond(c.DEPLOYED, view.deployed, view.reason, message)] if view.deployed else []
     return [
@@ -299,6 +322,9 @@ def _finish(
     cancel_message: str,
     policy: Policy,
     now: datetime,
+    recheck_at: datetime | None = None,
+    awaiting: str | None = None,
+    backend_error: str | None = None,
 ) -> tuple[NextTransition | None, bool]:
     """Fill in the common status fields of an order object; returns its next and finalizer release."""
     status = moving.status
@@ -306,10 +332,21 @@ def _finish(
     status.phase = moving.phase
     status.observed_generation = meta.generation
     nxt = _next(moving.phase, meta, status, policy)
+    if nxt is None and moving.phase is P.PROVISIONING and recheck_at is not None:
+        nxt = NextTransition(action="RecheckDNS", at=recheck_at)
     status.next = nxt
-    status.conditions = merge_conditions(
-        current.conditions, _conditions(moving.phase, failure, cancel, nxt, cancel_message), meta.generation, now
-    )
+    decided = _conditions(moving.phase, failure, cancel, nxt, cancel_message, awaiting)
+    if kind == "Domain":
+        decided.append(
+            Cond(AWAITING_PARTNER, "True", "DNSRecordsMissing", awaiting)
+            if awaiting and moving.phase is P.PROVISIONING
+            else Cond(AWAITING_PARTNER, "False", "NothingPending", "No partner action is pending.")
+        )
+        if backend_error is not None:
+            decided.append(Cond(BACKEND_READY, "False", "BackendError", f"{backend_error} (retried with backoff)"))
+        elif moving.phase in (P.PROVISIONING, P.PROVISIONED, P.CANCELLED, P.DEPROVISIONING):
+            decided.append(Cond(BACKEND_READY, "True", "Applied", "The backend holds the desired routing config."))
+    status.conditions = merge_conditions(current.conditions, decided, meta.generation, now)
     status.history = append_history(current.history, moving.transitions, now)
     release = (
         moving.phase is P.DEPROVISIONED and (due := _release_due(meta, status, policy)) is not None and (due <= now)
@@ -335,6 +372,22 @@ def _step_cancel_and_removal(
             )
             return True
     return False
+
+
+def _verified(moving: _Phase, domain: Domain, world: DomainWorld, policy: Policy) -> bool:
+    """Record this round's DNS lookups in the status; True once every required record exists."""
+    status = moving.status
+    assert isinstance(status, DomainStatus)
+    if not policy.dns.verify:
+        return True
+    if world.dns is not None and (status.verification is None or status.verification.last_checked_at != world.dns.at):
+        records = required_records(domain, policy.dns)
+        status.pending_actions = pending_actions(records, world.dns)
+        status.verification = record_check(
+            status.verification, status.pending_actions, world.dns, domain.meta.annotations, policy.dns
+        )
+    verification = status.verification
+    return verification is not None and verification.verified_at is not None and not status.pending_actions
 
 
 def _decide_domain_phase(
@@ -363,10 +416,10 @@ def _decide_domain_phase(
             moving.move(OrderEvent.DEPLOY, now, f"Deployment started by {trigger}.")
         elif (
             moving.phase is P.PROVISIONING
-            and world.routing is not None
-            and world.routing.domain_name == domain.spec.domain_name
+            and _verified(moving, domain, world, policy)
+            and (world.routing is not None and world.routing.domain_name == domain.spec.domain_name)
         ):
-            moving.move(OrderEvent.APPLIED, now, "The backend applied the routing config.")
+            moving.move(OrderEvent.APPLIED, now, "The backend applied the routing config; DNS records verified.")
         elif moving.phase is P.DEPROVISIONING and world.routing is None:
             moving.move(OrderEvent.REMOVED, now, "The backend removed the routing config.")
         else:
@@ -517,8 +570,22 @@ def decide_domain(world: DomainWorld, policy: Policy, now: datetime) -> DomainOu
         numbers, last = _number_services(domain, world.services)
         status.last_service_number = last
         cancel_message = f"{domain_cancel.message}" if domain_cancel else ""
+        verification = status.verification
+        if moving.phase is not P.PROVISIONING:
+            status.pending_actions = []
         nxt, release = _finish(
-            "Domain", domain.meta, domain.status, moving, domain_failure, domain_cancel, cancel_message, policy, now
+            "Domain",
+            domain.meta,
+            domain.status,
+            moving,
+            domain_failure,
+            domain_cancel,
+            cancel_message,
+            policy,
+            now,
+            recheck_at=verification.next_check_at if verification else None,
+            awaiting=describe(status.pending_actions) or None,
+            backend_error=world.backend_error,
         )
         nexts.append(nxt)
         domain_decision = Decision(domain.name, status, tuple(moving.transitions), release)
@@ -565,3 +632,15 @@ def decide_domain(world: DomainWorld, policy: Policy, now: datetime) -> DomainOu
         routing=routing_action,
         wake_at=wake.at if wake else None,
     )
+
+
+def dns_lookups_due(world: DomainWorld, outcome: DomainOutcome, policy: Policy, now: datetime) -> list[DnsLookup]:
+    """The lookups the shell should make before deciding again: those of a domain that is (now)
+    provisioning and whose recheck is due or was asked for with the refresh annotation."""
+    if not policy.dns.verify or world.domain is None or outcome.domain is None:
+        return []
+    if outcome.domain.status.phase is not P.PROVISIONING:
+        return []
+    if not check_due(outcome.domain.status, world.domain.meta.annotations, now):
+        return []
+    return lookups(required_records(world.domain, policy.dns))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from seppmail_lifecycle.api.common import NextTransition
 from seppmail_lifecycle.api.policy import AutoDeployPolicy
@@ -25,3 +25,9 @@ def next_deploy_window(after: datetime, policy: AutoDeployPolicy) -> datetime:
 def earliest(candidates: Iterable[NextTransition | None]) -> NextTransition | None:
     present = [c for c in candidates if c is not None]
     return min(present, key=lambda c: c.at) if present else None
+
+
+def backoff(attempts: int, initial: timedelta, maximum: timedelta) -> timedelta:
+    """``initial`` after the first failure, doubled per failure in a row, at most ``maximum``."""
+    delay: timedelta = initial * (2 ** min(max(attempts - 1, 0), 20))
+    return min(delay, maximum)

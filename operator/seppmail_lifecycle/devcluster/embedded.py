@@ -63,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, default=Path(".devcluster"))
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="project checkout (crds/, manifests/)")
     parser.add_argument("--local", action="store_true", help="always use the local control plane")
+    parser.add_argument("--policy", type=Path, default=None, help="policy file for the operator")
     parser.add_argument("operator_args", nargs="*", help="extra arguments for `seppmail-lifecycle run`")
     args = parser.parse_args(argv)
 
@@ -105,7 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
-    operator = [sys.executable, "-m", "seppmail_lifecycle.cli.operator_main", "run", "-A", *args.operator_args]
+    policy = ["--policy", str(args.policy)] if args.policy else []
+    operator = [sys.executable, "-m", "seppmail_lifecycle.cli.operator_main", "run", "-A", *policy, *args.operator_args]
     os.execve(sys.executable, operator, env)
 
 

@@ -54,7 +54,7 @@ def configure(settings: kopf.OperatorSettings, standalone: bool) -> None:
 @kopf.on.startup()  # type: ignore[untyped-decorator,unused-ignore]
 async def start_runtime(memo: kopf.Memo, **_: Any) -> None:
     """Prime the store, catch up on everything overdue, start the workers and the scheduler."""
-    memo.runtime = await OperatorRuntime.start(memo.policy, memo.namespaces)
+    memo.runtime = await OperatorRuntime.start(memo.policy, memo.namespaces, memo.smtp)
 
 
 @kopf.on.cleanup()  # type: ignore[untyped-decorator,unused-ignore]
@@ -65,11 +65,15 @@ async def stop_runtime(memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.probe(id="engine")  # type: ignore[untyped-decorator,unused-ignore]
-def engine_probe(memo: kopf.Memo, **_: Any) -> dict[str, int]:
-    """Liveness: fails when the reconciler or the event poster died; reports queue depths."""
+def engine_probe(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
+    """Liveness: fails when the reconciler or the event poster died; reports queues and counters."""
     runtime: OperatorRuntime = memo.runtime
     runtime.check_alive()
-    return {"queued": len(runtime.reconciler.queue), "timers": len(runtime.reconciler.scheduler)}
+    return {
+        "queued": len(runtime.reconciler.queue),
+        "timers": len(runtime.reconciler.scheduler),
+        "counters": runtime.reconciler.counters.snapshot(),
+    }
 
 
 @kopf.on.probe(id="version")  # type: ignore[untyped-decorator,unused-ignore]

@@ -86,17 +86,35 @@ class KubeClient:
         result = await self.core.list_config_map_for_all_namespaces(label_selector=label_selector)
         return [self.api.sanitize_for_serialization(item) for item in result.items]
 
+    async def get_configmap(self, namespace: str, name: str) -> Body | None:
+        try:
+            result = await self.core.read_namespaced_config_map(name, namespace)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        found: Body = self.api.sanitize_for_serialization(result)
+        return found
+
+    async def create_configmap(self, namespace: str, body: Body) -> Body:
+        result = await self.core.create_namespaced_config_map(namespace, body)
+        created: Body = self.api.sanitize_for_serialization(result)
+        return created
+
+    async def patch_configmap(self, namespace: str, name: str, patch: Body) -> Body:
+        """A merge patch; with metadata.resourceVersion in ``patch`` it applies only to that version."""
+        result = await self.core.patch_namespaced_config_map(name, namespace, patch, _content_type=MERGE_PATCH)
+        patched: Body = self.api.sanitize_for_serialization(result)
+        return patched
+
     async def apply_configmap(self, namespace: str, body: Body) -> Body:
         """Create the ConfigMap, or replace its labels, owners and data if it exists."""
-        name = body["metadata"]["name"]
         try:
-            result = await self.core.create_namespaced_config_map(namespace, body)
+            return await self.create_configmap(namespace, body)
         except ApiException as error:
             if error.status != 409:
                 raise
-            result = await self.core.patch_namespaced_config_map(name, namespace, body, _content_type=MERGE_PATCH)
-        sanitized: Body = self.api.sanitize_for_serialization(result)
-        return sanitized
+        return await self.patch_configmap(namespace, body["metadata"]["name"], body)
 
     async def delete_configmap(self, namespace: str, name: str) -> None:
         try:

@@ -10,10 +10,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from seppmail_lifecycle.api.policy import Policy
+from seppmail_lifecycle.backend.dns import DnsResolver
+from seppmail_lifecycle.backend.mail import SmtpSettings
 from seppmail_lifecycle.backend.routing_configmap import ConfigMapBackend
 from seppmail_lifecycle.kube.client import KubeClient
 from seppmail_lifecycle.kube.events import EventRecorder
 from seppmail_lifecycle.kube.store import Store
+from seppmail_lifecycle.runtime.mailer import Mailer
+from seppmail_lifecycle.runtime.metrics import Counters
 from seppmail_lifecycle.runtime.reconciler import Reconciler
 
 logger = logging.getLogger(__name__)
@@ -41,13 +45,21 @@ class OperatorRuntime:
         cls,
         policy: Policy,
         namespaces: Sequence[str] = (),
+        smtp: SmtpSettings | None = None,
         workers: int = 4,
         clock: Callable[[], datetime] = utc_now,
     ) -> OperatorRuntime:
         client = await KubeClient.connect()
         store = Store(namespaces)
         events = EventRecorder(client)
-        reconciler = Reconciler(client, store, ConfigMapBackend(client), policy, clock, events)
+        counters = Counters()
+        resolver = DnsResolver(policy.dns.nameservers, policy.dns.timeout.total_seconds())
+        mailer = Mailer(client, smtp, policy.mail, clock, counters)
+        reconciler = Reconciler(
+            client, store, ConfigMapBackend(client), policy, clock, events, resolver, mailer, counters
+        )
+        if smtp is None:
+            logger.warning("no SMTP server configured (--smtp-host): notification mails are not sent")
         await reconciler.prime()
         counts = {kind: store.count(kind) for kind in ("Tenant", "Domain", "Service", "DeployRequest")}
         logger.info("store primed: %s; catching up on everything overdue", counts)

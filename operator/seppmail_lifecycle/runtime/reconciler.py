@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -29,6 +29,7 @@ from seppmail_lifecycle.core.conditions import Transition, invalid_spec_status
 from seppmail_lifecycle.core.consistency import DomainClaim
 from seppmail_lifecycle.core.deploy import plan_deploy
 from seppmail_lifecycle.core.model import DeployRequest, Domain, Service
+from seppmail_lifecycle.core.notifications import domain_notifications
 from seppmail_lifecycle.core.order_machine import ENDING_PHASES
 from seppmail_lifecycle.core.orders import (
     ApplyRouting,
@@ -37,13 +38,17 @@ from seppmail_lifecycle.core.orders import (
     DomainWorld,
     RemoveRouting,
     decide_domain,
+    dns_lookups_due,
 )
 from seppmail_lifecycle.core.products import decide_product
 from seppmail_lifecycle.core.routing import RoutingConfig
 from seppmail_lifecycle.core.tenants import decide_tenant
+from seppmail_lifecycle.core.verification import DnsAnswer, DnsLookup, DnsObservation
 from seppmail_lifecycle.kube.client import ApiException, KubeClient
 from seppmail_lifecycle.kube.convert import merge_patch, normalized_status, status_body
 from seppmail_lifecycle.kube.store import ROUTING, Entry, Store
+from seppmail_lifecycle.runtime.mailer import Mailer
+from seppmail_lifecycle.runtime.metrics import Counters
 from seppmail_lifecycle.runtime.scheduler import DeadlineScheduler
 from seppmail_lifecycle.runtime.workqueue import WorkQueue
 
@@ -51,6 +56,14 @@ logger = logging.getLogger(__name__)
 
 Key = tuple[str, str, str]
 MAX_BACKOFF = timedelta(minutes=5)
+
+
+class BackendFailure(RuntimeError):
+    """The backend refused an effect; the Domain's BackendReady condition carries the error."""
+
+
+class Resolver(Protocol):
+    async def lookup(self, name: str, rdtype: Literal["TXT", "MX"]) -> DnsAnswer: ...
 
 
 class EventSink(Protocol):
@@ -73,6 +86,9 @@ class Reconciler:
         policy: Policy,
         clock: Callable[[], datetime],
         post_event: EventSink,
+        resolver: Resolver,
+        mailer: Mailer,
+        counters: Counters,
     ) -> None:
         self.client = client
         self.store = store
@@ -80,6 +96,9 @@ class Reconciler:
         self.policy = policy
         self.clock = clock
         self.post_event = post_event
+        self.resolver = resolver
+        self.mailer = mailer
+        self.counters = counters
         self.queue: WorkQueue[Key] = WorkQueue()
         self.scheduler: DeadlineScheduler[Key] = DeadlineScheduler(self.queue.add, clock)
         self._failures: dict[Key, int] = {}
@@ -118,6 +137,8 @@ class Reconciler:
             await self.reconcile_deploy_request(namespace, name)
         elif kind == "Product":
             await self.reconcile_product(name)
+        elif kind == "Mail":
+            await self.reconcile_mail(namespace, name)
         else:
             raise ValueError(f"unknown key {key}")
 
@@ -186,15 +207,33 @@ class Reconciler:
         for kind, entry in invalid:
             await self._write_invalid(kind, entry, now)
         outcome = decide_domain(world, self.policy, now)
-        # Effects on the backend first; then decide again on what the backend now holds, so
+        # Effects first (the backend, DNS lookups); then decide again on what they observed, so
         # the statuses written are the result (e.g. confirmed -> provisioning -> provisioned).
-        for _ in range(3):
-            if outcome.routing is None or world.domain is None:
+        for _ in range(4):
+            if world.domain is None:
                 break
-            observed = await self._apply_routing(world.domain, outcome.routing)
-            world = replace(world, routing=observed)
+            if outcome.routing is not None and world.backend_error is None:
+                try:
+                    world = replace(world, routing=await self._apply_routing(world.domain, outcome.routing))
+                except Exception as error:  # recorded on the Domain, then retried with backoff
+                    logger.warning("backend failed for domain %s/%s: %s", namespace, name, error)
+                    world = replace(world, backend_error=f"{type(error).__name__}: {error}"[:1000])
+            elif (due := dns_lookups_due(world, outcome, self.policy, now)) and world.dns is None:
+                world = replace(world, dns=await self._look_up(due, now))
+            else:
+                break
             outcome = decide_domain(world, self.policy, now)
-        await self._apply_domain_outcome(world, outcome, now)
+        written = await self._apply_domain_outcome(world, outcome, now)
+        if written and world.domain is not None:
+            self.enqueue(("Mail", namespace, world.domain.spec.tenant_ref.name))
+        if world.backend_error is not None:
+            raise BackendFailure(world.backend_error)
+
+    async def _look_up(self, due: Sequence[DnsLookup], now: datetime) -> DnsObservation:
+        answers = await asyncio.gather(*(self.resolver.lookup(name, rdtype) for rdtype, name in due))
+        for answer in answers:
+            self.counters.inc("dns_checks_total", result="error" if answer.error else "answered")
+        return DnsObservation(at=now, answers=dict(zip(due, answers, strict=True)))
 
     async def _apply_routing(self, domain: Domain, action: ApplyRouting | RemoveRouting) -> RoutingConfig | None:
         namespace = domain.meta.namespace or ""
@@ -203,10 +242,12 @@ class Reconciler:
         await self.backend.remove_domain(namespace, action.domain_object)
         return None
 
-    async def _apply_domain_outcome(self, world: DomainWorld, outcome: DomainOutcome, now: datetime) -> None:
+    async def _apply_domain_outcome(self, world: DomainWorld, outcome: DomainOutcome, now: datetime) -> bool:
+        """Write what changed; True if the domain's status was written."""
         namespace = world.namespace
+        written = False
         if outcome.domain is not None and world.domain is not None:
-            await self._write("Domain", namespace, outcome.domain)
+            written = await self._write("Domain", namespace, outcome.domain)
             await self._finalize("Domain", namespace, world.domain.meta.deleted is not None, outcome.domain)
         services = {s.name: s for s in world.services}
         for decision in outcome.services:
@@ -215,6 +256,7 @@ class Reconciler:
         if outcome.book_base_service and world.domain is not None:
             await self._book_base_service(world.domain)
         self.scheduler.schedule(("Domain", namespace, world.domain_ref), outcome.wake_at)
+        return written
 
     async def _book_base_service(self, domain: Domain) -> None:
         namespace = domain.meta.namespace or ""
@@ -309,6 +351,22 @@ class Reconciler:
                 found.add(entry.obj.spec.domain_ref.name)
         return found
 
+    async def reconcile_mail(self, namespace: str, tenant_name: str) -> None:
+        """The notifications the tenant's domains call for, sent at most once each."""
+        tenant = self.store.get("Tenant", namespace, tenant_name)
+        if tenant is None or tenant.obj is None:
+            return
+        notifications = []
+        for entry in self.store.lookup("domains_by_tenant", (namespace, tenant_name)):
+            if entry.obj is None:
+                continue
+            services = [
+                s.obj for s in self.store.lookup("services_by_domain", (namespace, entry.obj.name)) if s.obj is not None
+            ]
+            notifications += domain_notifications(entry.obj, tenant.obj, services)
+        retry_at = await self.mailer.deliver(namespace, tenant_name, notifications)
+        self.scheduler.schedule(("Mail", namespace, tenant_name), retry_at)
+
     async def reconcile_product(self, name: str) -> None:
         now = self.clock()
         obj = await self._readable("Product", "", name, now)
@@ -318,26 +376,27 @@ class Reconciler:
 
     # ------------------------------------------------------------------ writing
 
-    async def _write(self, kind: str, namespace: str | None, decision: Decision[Any]) -> None:
+    async def _write(self, kind: str, namespace: str | None, decision: Decision[Any]) -> bool:
         entry = self.store.get(kind, namespace or "", decision.name)
         if entry is None:
-            return
-        await self._write_status(kind, entry, decision.status, decision.transitions)
+            return False
+        return await self._write_status(kind, entry, decision.status, decision.transitions)
 
     async def _write_status(
         self, kind: str, entry: Entry, status: BaseModel, transitions: Sequence[Transition] = ()
-    ) -> None:
+    ) -> bool:
+        """Patch the status if it changed; True if it was written."""
         info = KINDS_BY_NAME[kind]
         new = status_body(status)
         if new == normalized_status(info, entry.raw):
-            return
+            return False
         metadata = entry.raw["metadata"]
         patch = {"status": merge_patch(entry.raw.get("status") or {}, new)}
         try:
             result = await self.client.patch_status(info, metadata.get("namespace"), metadata["name"], patch)
         except ApiException as error:
             if error.status == 404:  # deleted meanwhile: its DELETED event updates the store
-                return
+                return False
             raise
         self.writes += 1
         self.store.put(kind, result)
@@ -349,6 +408,7 @@ class Reconciler:
                 reason=transition.reason,
                 message=f"{arrow}{transition.message}"[:1024],
             )
+        return True
 
     async def _write_invalid(self, kind: str, entry: Entry, now: datetime) -> None:
         info = KINDS_BY_NAME[kind]
@@ -409,5 +469,8 @@ class Reconciler:
             for entry in self.store.all(kind):
                 metadata = entry.raw["metadata"]
                 self.enqueue((kind, metadata.get("namespace") or "", metadata["name"]))
+        for entry in self.store.all("Tenant"):  # mails due while the operator was down
+            metadata = entry.raw["metadata"]
+            self.enqueue(("Mail", metadata.get("namespace") or "", metadata["name"]))
         for entry in self.store.all("Service"):
             self.enqueue(self._domain_key(entry))

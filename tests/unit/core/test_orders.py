@@ -29,8 +29,10 @@ from seppmail_lifecycle.core.orders import (
     DomainWorld,
     RemoveRouting,
     decide_domain,
+    dns_lookups_due,
 )
 from seppmail_lifecycle.core.routing import RoutedService, RoutingConfig
+from seppmail_lifecycle.core.verification import DnsAnswer, DnsLookup, DnsObservation, required_records
 
 from .builders import (
     CREATED,
@@ -62,8 +64,23 @@ SECOND = timedelta(seconds=1)
 # --------------------------------------------------------------------------------------- helpers
 
 
-def decide(w: DomainWorld, now: datetime) -> DomainOutcome:
-    return decide_domain(w, POLICY, now)
+def zone_with_every_record(w: DomainWorld, now: datetime) -> DnsObservation:
+    """The partner did everything: every required record exists."""
+    assert w.domain is not None
+    answers: dict[DnsLookup, list[str]] = {}
+    for record in required_records(w.domain, POLICY.dns):
+        answers.setdefault((record.record_type, record.name), []).append(record.expected)
+    return DnsObservation(now, {key: DnsAnswer(tuple(values)) for key, values in answers.items()})
+
+
+def decide(
+    w: DomainWorld, now: datetime, zone: Callable[[DomainWorld, datetime], DnsObservation] = zone_with_every_record
+) -> DomainOutcome:
+    """One reconcile round, as the shell does it: decide; look the DNS records up if due; decide again."""
+    outcome = decide_domain(w, POLICY, now)
+    if dns_lookups_due(w, outcome, POLICY, now):
+        outcome = decide_domain(replace(w, dns=zone(w, now)), POLICY, now)
+    return outcome
 
 
 def apply(w: DomainWorld, outcome: DomainOutcome) -> DomainWorld:

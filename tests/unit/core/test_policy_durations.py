@@ -100,6 +100,16 @@ def test_the_policy_is_written_and_read_with_duration_strings() -> None:
         "autoDeploy": {"every": "10s", "offset": "3s"},
         "retention": "1m30s",
         "baseProduct": "base",
+        "dns": {
+            "verify": True,
+            "nameservers": [],
+            "timeout": "5s",
+            "recheckInitial": "1m",
+            "recheckMax": "1h",
+            "verificationRecord": "_seppmail-verification",
+            "mxGateways": ["mx1.seppmail.cloud", "mx2.seppmail.cloud"],
+        },
+        "mail": {"retryInitial": "1m", "retryMax": "1h"},
     }
     assert Policy.model_validate(dumped) == policy
 
@@ -127,3 +137,11 @@ def test_unknown_policy_fields_are_refused() -> None:
 def test_zero_or_negative_policy_durations_are_refused(policy: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         Policy.model_validate(policy)
+
+
+def test_the_demo_policy_of_make_run_loads() -> None:
+    from pathlib import Path
+
+    demo = Policy.load(Path(__file__).resolve().parents[3] / "manifests" / "demo-policy.yaml")
+    assert demo.auto_deploy.every == timedelta(minutes=1)
+    assert demo.dns.verify

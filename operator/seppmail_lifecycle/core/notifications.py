@@ -1,0 +1,118 @@
+"""Which notification mails an object's state calls for, and the ledger that makes each one go
+out at most once.
+
+Notifications are derived from state (level-based), not from transitions: after a restart the
+same mails are derived again, and the ledger, written before a mail is sent, says which already
+went (or may have gone) out. Pure: the shell reads and writes the ledger and talks SMTP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from seppmail_lifecycle.api.states import OrderPhase as P
+from seppmail_lifecycle.core.model import Domain, Service, Tenant
+from seppmail_lifecycle.core.schedule import backoff
+
+Template = Literal["dns-action", "domain-provisioned"]
+LedgerState = Literal["sending", "sent", "failed"]
+
+
+@dataclass(frozen=True)
+class Notification:
+    key: str
+    """The idempotency key: one mail per key, ever."""
+    template: Template
+    to: tuple[str, ...]
+    params: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    key: str
+    state: LedgerState
+    at: datetime
+    attempts: int = 1
+    error: str | None = None
+    retry_at: datetime | None = None
+
+
+def ledger_slot(key: str) -> str:
+    """A ConfigMap data key for an idempotency key (those allow only [-._a-zA-Z0-9])."""
+    return hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+def recipients(tenant: Tenant) -> tuple[str, ...]:
+    """The tenant contact and the Workflow_Mails recipients, each once."""
+    addresses = [tenant.spec.contact.email]
+    if tenant.spec.notifications:
+        addresses += tenant.spec.notifications.recipients
+    return tuple(dict.fromkeys(address.lower() for address in addresses))
+
+
+def domain_notifications(domain: Domain, tenant: Tenant, services: Sequence[Service]) -> list[Notification]:
+    """One mail per pending partner action while provisioning, one when provisioning completed."""
+    status = domain.status
+    to = recipients(tenant)
+    out: list[Notification] = []
+    if status.phase is P.PROVISIONING:
+        for action in status.pending_actions:
+            out.append(
+                Notification(
+                    key=f"Domain/{domain.meta.uid}/dns-action/{action.record_type}/{action.name}/{action.expected}",
+                    template="dns-action",
+                    to=to,
+                    params={
+                        "tenant_name": tenant.spec.display_name,
+                        "domain_name": domain.spec.domain_name,
+                        "record_type": action.record_type,
+                        "record_name": action.name,
+                        "expected": action.expected,
+                        "found": action.result,
+                    },
+                )
+            )
+    if status.phase is P.PROVISIONED:
+        booked = tuple(sorted(s.spec.product for s in services if s.status.phase is P.PROVISIONED))
+        out.append(
+            Notification(
+                key=f"Domain/{domain.meta.uid}/provisioned",
+                template="domain-provisioned",
+                to=to,
+                params={
+                    "tenant_name": tenant.spec.display_name,
+                    "domain_name": domain.spec.domain_name,
+                    "services": booked,
+                },
+            )
+        )
+    return out
+
+
+def to_send(
+    notifications: Sequence[Notification], ledger: Mapping[str, LedgerEntry], now: datetime
+) -> list[Notification]:
+    """Those never attempted, and failed ones whose retry is due. A mail being sent when the
+    operator stopped is never sent again: at most once beats twice."""
+    due = []
+    for notification in notifications:
+        entry = ledger.get(notification.key)
+        if entry is None or (entry.state == "failed" and entry.retry_at is not None and entry.retry_at <= now):
+            due.append(notification)
+    return due
+
+
+def failed(
+    entry: LedgerEntry | None, key: str, error: str, now: datetime, initial: timedelta, maximum: timedelta
+) -> LedgerEntry:
+    attempts = (entry.attempts if entry else 0) + 1
+    return LedgerEntry(key, "failed", now, attempts, error[:500], now + backoff(attempts, initial, maximum))
+
+
+def next_retry(ledger: Mapping[str, LedgerEntry], keys: Sequence[str]) -> datetime | None:
+    retries = [e.retry_at for k, e in ledger.items() if k in keys and e.state == "failed" and e.retry_at]
+    return min(retries) if retries else None

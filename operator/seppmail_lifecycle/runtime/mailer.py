@@ -1,0 +1,157 @@
+"""Sending notification mails exactly as the ledger allows: each idempotency key is recorded as
+"sending" in the tenant's ledger (a ConfigMap) before the SMTP server sees the mail, then as
+"sent" or "failed". A failure is retried with backoff; a mail whose outcome is unknown (the
+operator stopped mid-send) is never sent again."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from seppmail_lifecycle import GROUP
+from seppmail_lifecycle.api.policy import MailPolicy
+from seppmail_lifecycle.backend import templates
+from seppmail_lifecycle.backend.labels import MANAGED_BY, MANAGER, TENANT_LABEL, label_value
+from seppmail_lifecycle.backend.mail import Mail, MailError, PartialDelivery, SmtpSettings, send
+from seppmail_lifecycle.core.notifications import (
+    LedgerEntry,
+    Notification,
+    failed,
+    ledger_slot,
+    next_retry,
+    to_send,
+)
+from seppmail_lifecycle.kube.client import KubeClient
+from seppmail_lifecycle.kube.convert import parse_time
+from seppmail_lifecycle.runtime.metrics import Counters
+
+logger = logging.getLogger(__name__)
+Body = dict[str, Any]
+
+
+def ledger_name(tenant: str) -> str:
+    return f"mail-ledger-{tenant}"[:253]
+
+
+def render(notification: Notification) -> Mail:
+    p = notification.params
+    if notification.template == "dns-action":
+        subject, text, html = templates.dns_action(
+            str(p["tenant_name"]),
+            str(p["domain_name"]),
+            str(p["record_type"]),
+            str(p["record_name"]),
+            str(p["expected"]),
+            str(p["found"]),
+        )
+    else:
+        services = p["services"]
+        subject, text, html = templates.domain_provisioned(
+            str(p["tenant_name"]), str(p["domain_name"]), list(services) if isinstance(services, tuple) else []
+        )
+    return Mail(key=notification.key, to=notification.to, subject=subject, text=text, html=html)
+
+
+def _entry_json(entry: LedgerEntry) -> str:
+    raw = asdict(entry)
+    for field in ("at", "retry_at"):
+        if raw[field] is not None:
+            raw[field] = raw[field].isoformat()
+    return json.dumps(raw, sort_keys=True)
+
+
+def parse_ledger(body: Body | None) -> dict[str, LedgerEntry]:
+    entries = {}
+    for value in ((body or {}).get("data") or {}).values():
+        raw = json.loads(value)
+        at = parse_time(raw["at"])
+        assert at is not None
+        entries[raw["key"]] = LedgerEntry(
+            key=raw["key"],
+            state=raw["state"],
+            at=at,
+            attempts=raw.get("attempts", 1),
+            error=raw.get("error"),
+            retry_at=parse_time(raw.get("retry_at")),
+        )
+    return entries
+
+
+class Mailer:
+    def __init__(
+        self,
+        client: KubeClient,
+        smtp: SmtpSettings | None,
+        policy: MailPolicy,
+        clock: Callable[[], datetime],
+        counters: Counters,
+    ) -> None:
+        self.client = client
+        self.smtp = smtp
+        self.policy = policy
+        self.clock = clock
+        self.counters = counters
+
+    async def deliver(self, namespace: str, tenant: str, notifications: Sequence[Notification]) -> datetime | None:
+        """Send what is due; return when to try again (a failed mail's retry), if ever."""
+        if self.smtp is None or not notifications:
+            return None
+        body = await self.client.get_configmap(namespace, ledger_name(tenant))
+        ledger = parse_ledger(body)
+        for notification in to_send(notifications, ledger, self.clock()):
+            previous = ledger.get(notification.key)
+            sending = LedgerEntry(
+                notification.key, "sending", self.clock(), attempts=(previous.attempts if previous else 0) + 1
+            )
+            # Recorded before the SMTP server sees the mail: a crash from here on never resends it.
+            body = await self._record(namespace, tenant, body, sending)
+            try:
+                await send(self.smtp, render(notification))
+            except PartialDelivery as error:  # some got it: a retry would mail them twice
+                self.counters.inc("mails_sent_total", template=notification.template)
+                logger.warning("mail %s only partly delivered: %s", notification.key, error)
+                entry = LedgerEntry(notification.key, "sent", self.clock(), sending.attempts, str(error)[:500])
+            except MailError as error:
+                self.counters.inc("mails_failed_total", template=notification.template)
+                logger.warning("mail %s to %s failed: %s", notification.key, ", ".join(notification.to), error)
+                entry = failed(
+                    previous,
+                    notification.key,
+                    str(error),
+                    self.clock(),
+                    self.policy.retry_initial,
+                    self.policy.retry_max,
+                )
+            else:
+                self.counters.inc("mails_sent_total", template=notification.template)
+                entry = LedgerEntry(notification.key, "sent", self.clock(), attempts=sending.attempts)
+            body = await self._record(namespace, tenant, body, entry)
+            ledger[notification.key] = entry
+        return next_retry(ledger, [n.key for n in notifications])
+
+    async def _record(self, namespace: str, tenant: str, body: Body | None, entry: LedgerEntry) -> Body:
+        slot = {ledger_slot(entry.key): _entry_json(entry)}
+        if body is None:
+            return await self.client.create_configmap(
+                namespace,
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {
+                        "name": ledger_name(tenant),
+                        "labels": {
+                            MANAGED_BY: MANAGER,
+                            f"{GROUP}/role": "mail-ledger",
+                            TENANT_LABEL: label_value(tenant),
+                        },
+                    },
+                    "data": slot,
+                },
+            )
+        # Conditional on the version read: a concurrent writer makes this fail, never lose an entry.
+        patch = {"metadata": {"resourceVersion": body["metadata"]["resourceVersion"]}, "data": slot}
+        return await self.client.patch_configmap(namespace, ledger_name(tenant), patch)

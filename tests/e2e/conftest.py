@@ -1,0 +1,61 @@
+"""Fixtures of the e2e scenarios: the product catalogue, and the operator as a real process
+watching the test's namespace with the test's policy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from seppmail_lifecycle.devcluster.controlplane import ControlPlane
+from tests.conftest import EXAMPLES_DIR
+from tests.kube import apply
+from tests.operator_process import OperatorProcess
+from tests.servers import dns_server, mail_sink
+
+__all__ = ["StartOperator", "catalogue", "dns_server", "mail_sink", "start_operator"]
+
+API = "lifecycle.seppmail.cloud/v1alpha1"
+StartOperator = Callable[..., OperatorProcess]
+
+
+@pytest.fixture(scope="session")
+def catalogue(crds: ControlPlane) -> ControlPlane:
+    """The example products, plus `archiving`, which requires sign-only (so a test can leave it out)."""
+    crds.kubectl("apply", "-f", str(EXAMPLES_DIR / "00-products.yaml"))
+    apply(
+        crds,
+        "default",
+        {
+            "apiVersion": API,
+            "kind": "Product",
+            "metadata": {"name": "archiving"},
+            "spec": {"displayName": "Archiving", "requires": ["base", "sign-only"], "billing": {"type": "recurring"}},
+        },
+    )
+    return crds
+
+
+@pytest.fixture
+def start_operator(catalogue: ControlPlane, namespace: str, tmp_path: Path) -> Iterator[StartOperator]:
+    started: list[OperatorProcess] = []
+
+    def start(policy: dict[str, Any], *extra_args: str) -> OperatorProcess:
+        policy_file = tmp_path / "policy.yaml"
+        policy_file.write_text(yaml.safe_dump(policy))
+        operator = OperatorProcess(
+            catalogue, tmp_path / "operator.log", namespaces=[namespace], policy=policy_file, extra_args=extra_args
+        )
+        operator.start()
+        started.append(operator)
+        return operator
+
+    yield start
+    for operator in started:
+        if operator.process is not None and operator.process.poll() is None:
+            assert operator.stop() == 0, operator.log_tail()
+    errors = [line for op in started[-1:] for line in op.log_lines() if line.get("severity") in ("error", "critical")]
+    assert errors == [], errors

@@ -1,0 +1,218 @@
+"""Partner actions on the real control plane, against a real DNS server and a real SMTP server on
+loopback: provisioning waits for the DNS records, the partner is mailed exactly once per action
+and once on completion, the refresh annotation rechecks at once, restarts never resend a mail,
+and an SMTP outage never holds up the lifecycle."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from seppmail_lifecycle.core.verification import verification_token
+from seppmail_lifecycle.devcluster.controlplane import ControlPlane
+from tests.e2e.conftest import StartOperator
+from tests.kube import apply, condition, get, items, wait_for
+from tests.operator_process import OperatorProcess
+from tests.servers import DnsServer, MailSink
+
+pytestmark = pytest.mark.e2e
+
+API = "lifecycle.seppmail.cloud/v1alpha1"
+GATEWAY = "mx.gateway.test"
+Body = dict[str, Any]
+
+
+def policy(dns: DnsServer, recheck: str = "30s") -> dict[str, Any]:
+    return {
+        "autoDeploy": {"every": "1s", "offset": "0s"},
+        "dns": {
+            "nameservers": [dns.address],
+            "timeout": "1s",
+            "recheckInitial": recheck,
+            "recheckMax": recheck,
+            "mxGateways": [GATEWAY],
+        },
+        "mail": {"retryInitial": "1s", "retryMax": "2s"},
+    }
+
+
+def smtp_args(sink: MailSink) -> list[str]:
+    return ["--smtp-host", sink.host, "--smtp-port", str(sink.port)]
+
+
+def order(namespace_objects: str) -> list[Body]:
+    name = namespace_objects
+    return [
+        {
+            "apiVersion": API,
+            "kind": "Tenant",
+            "metadata": {"name": name},
+            "spec": {
+                "displayName": f"{name} AG",
+                "contact": {"email": f"it@{name}.test"},
+                "notifications": {"recipients": [f"servicedesk@{name}.test"]},
+            },
+        },
+        {
+            "apiVersion": API,
+            "kind": "Domain",
+            "metadata": {"name": name},
+            "spec": {"tenantRef": {"name": name}, "domainName": f"{name}.test"},
+        },
+        {
+            "apiVersion": API,
+            "kind": "Service",
+            "metadata": {"name": f"{name}-sign-only"},
+            "spec": {"domainRef": {"name": name}, "product": "sign-only", "users": 5},
+        },
+    ]
+
+
+def provisioning_with_pending(plane: ControlPlane, namespace: str, name: str) -> Body | None:
+    domain = get(plane, "domains.lifecycle", namespace, name)
+    status = (domain or {}).get("status") or {}
+    return domain if status.get("phase") == "provisioning" and status.get("pendingActions") else None
+
+
+def test_provisioning_waits_for_the_txt_record_and_mails_exactly_once(
+    catalogue: ControlPlane,
+    namespace: str,
+    start_operator: StartOperator,
+    dns_server: DnsServer,
+    mail_sink: MailSink,
+) -> None:
+    name = "dnsdemo"
+    dns_server.set_mx(f"{name}.test", GATEWAY)
+    operator = start_operator(policy(dns_server), *smtp_args(mail_sink))
+    apply(catalogue, namespace, *order(name))
+
+    domain = wait_for(
+        "provisioning with a pending action", lambda: provisioning_with_pending(catalogue, namespace, name)
+    )
+    token = verification_token(domain["metadata"]["uid"])
+    [action] = domain["status"]["pendingActions"]
+    assert action["type"] == "DNSRecord"
+    assert action["recordType"] == "TXT"
+    assert action["name"] == f"_seppmail-verification.{name}.test"
+    assert action["expected"] == f"seppmail-verification={token}"
+    assert action["result"] == "no record found"
+    assert action["lastChecked"]
+    assert condition(domain, "AwaitingPartner")["status"] == "True"
+    assert condition(domain, "Ready")["reason"] == "AwaitingPartner"
+    assert domain["status"]["next"]["action"] == "RecheckDNS"
+    service = get(catalogue, "services.lifecycle", namespace, f"{name}-sign-only")
+    assert service["status"]["phase"] == "provisioning"
+
+    action_key = f"Domain/{domain['metadata']['uid']}/dns-action/TXT/{action['name']}/{action['expected']}"
+    [mail] = mail_sink.wait_for(1, key=action_key)
+    assert set(mail.envelope_to) == {f"it@{name}.test", f"servicedesk@{name}.test"}
+    assert "TXT" in mail["Subject"]
+    assert action["expected"] in mail.text
+    assert action["expected"] in mail.html
+    # The routing config is in place already: the gateway is ready when the MX record flips.
+    [routing] = items(catalogue, "configmaps", namespace, "lifecycle.seppmail.cloud/role=routing")
+    assert routing["data"]["domain"] == f"{name}.test"
+    assert routing["data"]["services"] == f"{name}-base=base\n{name}-sign-only=sign-only\n"
+
+    # The partner adds the record and presses "Refresh data".
+    dns_server.set_txt(action["name"], action["expected"])
+    catalogue.kubectl(
+        "annotate",
+        "domains.lifecycle",
+        name,
+        "-n",
+        namespace,
+        f"lifecycle.seppmail.cloud/refresh={time.time()}",
+        "--overwrite",
+    )
+    domain = wait_for(
+        "provisioned after the refresh (long before the 30s recheck)",
+        lambda: (
+            (d := get(catalogue, "domains.lifecycle", namespace, name)) and d["status"]["phase"] == "provisioned" and d
+        ),
+        timeout=8,
+    )
+    assert domain["status"].get("pendingActions", []) == []
+    assert condition(domain, "AwaitingPartner")["status"] == "False"
+    assert domain["status"]["verification"]["verifiedAt"]
+    wait_for(
+        "the service provisioned",
+        lambda: (
+            get(catalogue, "services.lifecycle", namespace, f"{name}-sign-only")["status"]["phase"] == "provisioned"
+        ),
+    )
+    done_key = f"Domain/{domain['metadata']['uid']}/provisioned"
+    [done] = mail_sink.wait_for(1, key=done_key)
+    assert f"{name}.test" in done["Subject"]
+    assert "sign-only" in done.text
+
+    # Killed and restarted: the ledger says both mails went out; none is sent again.
+    operator.kill()
+    start_operator(policy(dns_server), *smtp_args(mail_sink))
+    time.sleep(3)
+    assert len(mail_sink.with_key(action_key)) == 1
+    assert len(mail_sink.with_key(done_key)) == 1
+    [ledger] = items(catalogue, "configmaps", namespace, "lifecycle.seppmail.cloud/role=mail-ledger")
+    assert ledger["metadata"]["name"] == f"mail-ledger-{name}"
+    assert sorted('"state": "sent"' in v for v in ledger["data"].values()) == [True, True]
+
+
+def test_a_missing_record_is_rechecked_with_backoff_and_mailed_once(
+    catalogue: ControlPlane,
+    namespace: str,
+    start_operator: StartOperator,
+    dns_server: DnsServer,
+    mail_sink: MailSink,
+) -> None:
+    name = "recheck"
+    dns_server.set_txt(f"_seppmail-verification.{name}.test", "seppmail-verification=wrong")
+    start_operator(policy(dns_server, recheck="1s"), *smtp_args(mail_sink))
+    apply(catalogue, namespace, *order(name))
+    domain = wait_for("pending actions", lambda: provisioning_with_pending(catalogue, namespace, name))
+    results = {a["recordType"]: a["result"] for a in domain["status"]["pendingActions"]}
+    assert results == {"TXT": "found: seppmail-verification=wrong", "MX": "no record found"}
+
+    time.sleep(4)  # several rechecks
+    domain = get(catalogue, "domains.lifecycle", namespace, name)
+    assert domain["status"]["verification"]["attempts"] >= 3
+    uid = domain["metadata"]["uid"]
+    mails = [m for m in mail_sink.messages if (m.key or "").startswith(f"Domain/{uid}/")]
+    assert sorted(m.key.split("/")[3] for m in mails if m.key) == ["MX", "TXT"]
+
+    # Fixing the records is picked up by the next recheck, without any annotation.
+    token = verification_token(uid)
+    dns_server.set_txt(f"_seppmail-verification.{name}.test", f"seppmail-verification={token}")
+    dns_server.set_mx(f"{name}.test", GATEWAY)
+    wait_for(
+        "provisioned at a recheck",
+        lambda: get(catalogue, "domains.lifecycle", namespace, name)["status"]["phase"] == "provisioned",
+        timeout=8,
+    )
+
+
+def test_an_smtp_outage_never_holds_up_the_lifecycle_and_failed_mails_are_retried(
+    catalogue: ControlPlane,
+    namespace: str,
+    start_operator: StartOperator,
+    dns_server: DnsServer,
+) -> None:
+    name = "nosmtp"
+    closed_port = OperatorProcess.closed_port()
+    start_operator(
+        {**policy(dns_server), "dns": {"verify": False}}, "--smtp-host", "127.0.0.1", "--smtp-port", str(closed_port)
+    )
+    apply(catalogue, namespace, *order(name))
+    wait_for(
+        "provisioned without mail",
+        lambda: get(catalogue, "domains.lifecycle", namespace, name)["status"].get("phase") == "provisioned",
+    )
+
+    def retried() -> Body | None:
+        found = items(catalogue, "configmaps", namespace, "lifecycle.seppmail.cloud/role=mail-ledger")
+        value = next(iter(found[0]["data"].values())) if found else ""
+        return found[0] if '"state": "failed"' in value and '"attempts": 2' in value else None
+
+    ledger = wait_for("the failed mail retried", retried, timeout=10)
+    assert "retry_at" in next(iter(ledger["data"].values()))

@@ -1,0 +1,440 @@
+"""Real servers for tests, on free loopback ports: a DNS server (dnslib) and an SMTP sink (aiosmtpd).
+
+``DnsServer`` answers from a mutable, thread-safe zone (TXT, MX; unknown names: NXDOMAIN; names
+marked with ``fail``: SERVFAIL). ``MailSink`` keeps every message it receives, parsed, with its
+envelope. ``self_signed_tls`` makes a server context and a client context that trusts it, for
+STARTTLS. The ``dns_server`` and ``mail_sink`` fixtures run one of each per test session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ipaddress
+import ssl
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from dnslib import MX, QTYPE, RCODE, RR, TXT, DNSRecord
+from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
+
+KEY_HEADER = "X-Seppmail-Lifecycle-Key"
+LOOPBACK = "127.0.0.1"
+
+
+def _key(name: str) -> str:
+    return name.strip().rstrip(".").lower()
+
+
+# --------------------------------------------------------------------------------------------- DNS
+
+
+class _ZoneResolver(BaseResolver):
+    """Answers from a zone of name -> {"TXT": [...], "MX": [...]}; unknown names: NXDOMAIN."""
+
+    def __init__(self, ttl: int = 1) -> None:
+        self.ttl = ttl
+        self.lock = threading.Lock()
+        self.records: dict[str, dict[str, tuple[str, ...]]] = {}
+        self.failing: set[str] = set()
+        self.queries: list[tuple[str, str]] = []
+
+    def resolve(self, request: DNSRecord, handler: DNSHandler) -> DNSRecord:
+        reply = request.reply()
+        qname = request.q.qname
+        name = _key(str(qname))
+        qtype = QTYPE[request.q.qtype]
+        with self.lock:
+            self.queries.append((name, qtype))
+            if name in self.failing:
+                reply.header.rcode = RCODE.SERVFAIL
+                return reply
+            records = self.records.get(name)
+            if records is None:
+                reply.header.rcode = RCODE.NXDOMAIN
+                return reply
+            values = records.get(qtype, ())
+        for value in values:
+            if qtype == "TXT":
+                data = value.encode("utf-8")
+                chunks = [data[i : i + 255] for i in range(0, len(data), 255)] or [b""]
+                reply.add_answer(RR(qname, QTYPE.TXT, ttl=self.ttl, rdata=TXT(chunks)))
+            else:
+                preference, _, exchange = value.partition(" ")
+                reply.add_answer(RR(qname, QTYPE.MX, ttl=self.ttl, rdata=MX(exchange, int(preference))))
+        return reply
+
+
+class DnsServer:
+    """An authoritative-looking UDP DNS server on 127.0.0.1 with a zone tests change at will."""
+
+    def __init__(self, port: int = 0) -> None:
+        self._resolver = _ZoneResolver()
+        self._requested_port = port
+        self._server: DNSServer | None = None
+
+    # zone ------------------------------------------------------------------------------------
+
+    def set_txt(self, name: str, *values: str) -> None:
+        """Replace the TXT records of ``name`` (each value one record; long values are split)."""
+        self._set(name, "TXT", values)
+
+    def set_mx(self, name: str, *exchanges: str) -> None:
+        """Replace the MX records of ``name``: ``"mx.example.com"`` or ``"10 mx.example.com"``."""
+        normalised = []
+        for index, exchange in enumerate(exchanges):
+            parts = exchange.split()
+            if len(parts) == 2 and parts[0].isdigit():
+                normalised.append(f"{parts[0]} {parts[1]}")
+            else:
+                normalised.append(f"{10 * (index + 1)} {exchange.strip()}")
+        self._set(name, "MX", tuple(normalised))
+
+    def remove(self, name: str, rdtype: str | None = None) -> None:
+        """Forget one type of ``name`` (it then answers NOERROR, no data), or the whole name (NXDOMAIN)."""
+        key = _key(name)
+        with self._resolver.lock:
+            self._resolver.failing.discard(key)
+            if rdtype is None:
+                self._resolver.records.pop(key, None)
+            elif key in self._resolver.records:
+                self._resolver.records[key].pop(rdtype.upper(), None)
+
+    def fail(self, name: str) -> None:
+        """Answer SERVFAIL for ``name`` until ``remove(name)`` or ``clear()``."""
+        with self._resolver.lock:
+            self._resolver.failing.add(_key(name))
+
+    def clear(self) -> None:
+        """Empty the zone and the query log."""
+        with self._resolver.lock:
+            self._resolver.records.clear()
+            self._resolver.failing.clear()
+            self._resolver.queries.clear()
+
+    @property
+    def queries(self) -> list[tuple[str, str]]:
+        """Every (name, type) asked so far, oldest first (a copy)."""
+        with self._resolver.lock:
+            return list(self._resolver.queries)
+
+    def _set(self, name: str, rdtype: str, values: tuple[str, ...]) -> None:
+        key = _key(name)
+        with self._resolver.lock:
+            self._resolver.failing.discard(key)
+            self._resolver.records.setdefault(key, {})[rdtype] = tuple(values)
+
+    # lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> DnsServer:
+        if self._server is not None:
+            return self
+        quiet = DNSLogger(logf=lambda *_: None)
+        self._server = DNSServer(self._resolver, address=LOOPBACK, port=self._requested_port, logger=quiet)
+        self._server.start_thread()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.stop()
+        self._server.server.server_close()
+        self._server.thread.join(timeout=5)
+        self._server = None
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("DnsServer is not running")
+        return int(self._server.server.server_address[1])
+
+    @property
+    def address(self) -> str:
+        """``"127.0.0.1:<port>"``, the form the operator's nameserver setting takes."""
+        return f"{LOOPBACK}:{self.port}"
+
+    def __enter__(self) -> DnsServer:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+# -------------------------------------------------------------------------------------------- SMTP
+
+
+@dataclass(frozen=True)
+class ReceivedMail:
+    """One delivered message with its envelope; ``mail["Subject"]`` reads the message's headers."""
+
+    message: EmailMessage
+    envelope_from: str
+    envelope_to: tuple[str, ...]
+    login: str | None = None
+
+    def __getitem__(self, header: str) -> Any:
+        return self.message[header]
+
+    @property
+    def key(self) -> str | None:
+        value = self.message[KEY_HEADER]
+        # A long header is folded on the wire; unfolding leaves the fold's whitespace.
+        return None if value is None else str(value).strip()
+
+    @property
+    def text(self) -> str:
+        """The text/plain part (line ends normalised to ``\\n``)."""
+        return self._part("plain")
+
+    @property
+    def html(self) -> str:
+        """The text/html part (line ends normalised to ``\\n``)."""
+        return self._part("html")
+
+    def _part(self, subtype: str) -> str:
+        part = self.message.get_body(preferencelist=(subtype,))
+        if part is None or part.get_content_subtype() != subtype:
+            raise AssertionError(f"message {self.key!r} has no text/{subtype} part")
+        return str(part.get_content()).replace("\r\n", "\n")
+
+
+class _SinkHandler:
+    def __init__(self, sink: MailSink) -> None:
+        self._sink = sink
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
+        if _key(address.rpartition("@")[2]) in self._sink.refuse_domains:
+            return "550 5.1.1 recipient refused by the test sink"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        raw = envelope.original_content or envelope.content
+        data = raw if isinstance(raw, bytes) else str(raw).encode("utf-8")
+        message = BytesParser(policy=policy.default).parsebytes(data)
+        assert isinstance(message, EmailMessage)
+        auth = session.auth_data
+        login_name = auth.login.decode("utf-8") if isinstance(auth, LoginPassword) else None
+        self._sink._received(
+            ReceivedMail(
+                message=message,
+                envelope_from=str(envelope.mail_from),
+                envelope_to=tuple(envelope.rcpt_tos),
+                login=login_name,
+            )
+        )
+        return "250 Message accepted for delivery"
+
+
+class _Controller(Controller):
+    """aiosmtpd's Controller bound to port 0: learns the real port before its self-test connection."""
+
+    def _trigger_server(self) -> None:
+        assert self.server is not None
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+class MailSink:
+    """An SMTP server on 127.0.0.1 that accepts and keeps every message.
+
+    ``tls_context`` enables STARTTLS (and requires it); ``credentials`` (user -> password) enables
+    AUTH PLAIN/LOGIN and requires it. ``refuse_domains`` makes RCPT TO fail for those domains.
+    """
+
+    def __init__(
+        self,
+        tls_context: ssl.SSLContext | None = None,
+        credentials: Mapping[str, str] | None = None,
+    ) -> None:
+        self._tls_context = tls_context
+        self._credentials = dict(credentials or {})
+        self._condition = threading.Condition()
+        self._messages: list[ReceivedMail] = []
+        self._controller: _Controller | None = None
+        self.refuse_domains: set[str] = set()
+
+    def start(self) -> MailSink:
+        if self._controller is not None:
+            return self
+        kwargs: dict[str, Any] = {}
+        if self._tls_context is not None:
+            kwargs.update(tls_context=self._tls_context, require_starttls=True)
+        if self._credentials:
+            kwargs.update(
+                authenticator=self._authenticate,
+                auth_required=True,
+                auth_require_tls=self._tls_context is not None,
+            )
+        controller = _Controller(
+            _SinkHandler(self), hostname=LOOPBACK, port=0, server_hostname="mail-sink.test", **kwargs
+        )
+        controller.start()
+        self._controller = controller
+        return self
+
+    def stop(self) -> None:
+        if self._controller is None:
+            return
+        self._controller.stop()
+        self._controller = None
+
+    @property
+    def host(self) -> str:
+        return LOOPBACK
+
+    @property
+    def port(self) -> int:
+        if self._controller is None:
+            raise RuntimeError("MailSink is not running")
+        return int(self._controller.port)
+
+    @property
+    def messages(self) -> list[ReceivedMail]:
+        """Every message received so far, oldest first (a copy)."""
+        with self._condition:
+            return list(self._messages)
+
+    def with_key(self, key: str) -> list[ReceivedMail]:
+        """The messages whose ``X-Seppmail-Lifecycle-Key`` is ``key``."""
+        return [mail for mail in self.messages if mail.key == key]
+
+    def wait_for(self, count: int, timeout: float = 10.0, key: str | None = None) -> list[ReceivedMail]:
+        """Block until at least ``count`` messages (with ``key``, if given) arrived; return them.
+
+        Raises ``TimeoutError`` saying what did arrive. Blocks the calling thread only: the sink
+        runs on its own thread, but do not call this from the event loop that has to send.
+        """
+        deadline = time.monotonic() + timeout
+        with self._condition:
+            while True:
+                found = self._select(key)
+                if len(found) >= count:
+                    return found
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(self._shortfall(count, key, found))
+                self._condition.wait(remaining)
+
+    async def wait_for_async(self, count: int, timeout: float = 10.0, key: str | None = None) -> list[ReceivedMail]:  # noqa: ASYNC109
+        """``wait_for`` for async tests: polls without blocking the event loop."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._condition:
+                found = self._select(key)
+            if len(found) >= count:
+                return found
+            if time.monotonic() >= deadline:
+                raise TimeoutError(self._shortfall(count, key, found))
+            await asyncio.sleep(0.02)
+
+    def clear(self) -> None:
+        with self._condition:
+            self._messages.clear()
+        self.refuse_domains.clear()
+
+    def _select(self, key: str | None) -> list[ReceivedMail]:
+        return [mail for mail in self._messages if key is None or mail.key == key]
+
+    def _shortfall(self, count: int, key: str | None, found: list[ReceivedMail]) -> str:
+        what = "messages" if key is None else f"messages with key {key!r}"
+        keys = [mail.key for mail in self._messages]
+        return f"expected {count} {what}, got {len(found)}; all received keys: {keys}"
+
+    def _received(self, mail: ReceivedMail) -> None:
+        with self._condition:
+            self._messages.append(mail)
+            self._condition.notify_all()
+
+    def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+        if isinstance(auth_data, LoginPassword):
+            user = auth_data.login.decode("utf-8")
+            if self._credentials.get(user) == auth_data.password.decode("utf-8"):
+                return AuthResult(success=True, auth_data=auth_data)
+        return AuthResult(success=False, handled=False)
+
+    def __enter__(self) -> MailSink:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+# --------------------------------------------------------------------------------------------- TLS
+
+
+def self_signed_tls(hostname: str = "localhost") -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(server context, client context trusting it) for a fresh self-signed cert for ``hostname``
+    and 127.0.0.1."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
+    now = datetime.datetime.now(datetime.UTC)
+    public_key = key.public_key()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(hostname), x509.IPAddress(ipaddress.ip_address(LOOPBACK))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public_key), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.TemporaryDirectory() as tmp:  # load_cert_chain reads files only
+        cert_file, key_file = Path(tmp) / "cert.pem", Path(tmp) / "key.pem"
+        cert_file.write_bytes(cert_pem)
+        key_file.write_bytes(key_pem)
+        server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(cadata=cert_pem.decode("ascii"))
+    return server, client
+
+
+# ---------------------------------------------------------------------------------------- fixtures
+
+
+def _started(factory: Callable[[], Any]) -> Iterator[Any]:
+    server = factory().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def dns_server() -> Iterator[DnsServer]:
+    """One DNS server for the session; tests use names of their own (or ``clear()`` it)."""
+    yield from _started(DnsServer)
+
+
+@pytest.fixture(scope="session")
+def mail_sink() -> Iterator[MailSink]:
+    """One SMTP sink for the session; tests filter by key (``with_key``) or ``clear()`` it."""
+    yield from _started(MailSink)

@@ -1,0 +1,96 @@
+"""Which mails a domain's state calls for, their idempotency keys, and what the ledger lets out."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from seppmail_lifecycle.api.domain import DomainStatus, PendingAction
+from seppmail_lifecycle.api.states import OrderPhase as P
+from seppmail_lifecycle.api.tenant import TenantNotifications
+from seppmail_lifecycle.core.notifications import (
+    LedgerEntry,
+    Notification,
+    domain_notifications,
+    failed,
+    ledger_slot,
+    next_retry,
+    recipients,
+    to_send,
+)
+
+from .builders import T0, domain, service, tenant, with_spec, with_status
+
+ACTION = PendingAction(type="DNSRecord", record_type="TXT", name="_v.acme.com", expected="v=1", result="none")
+
+
+def test_one_mail_per_pending_action_while_provisioning_keyed_by_the_exact_record() -> None:
+    d = domain(status=DomainStatus(phase=P.PROVISIONING, pending_actions=[ACTION]))
+    [mail] = domain_notifications(d, tenant(), [])
+    assert mail.key == f"Domain/{d.meta.uid}/dns-action/TXT/_v.acme.com/v=1"
+    assert mail.template == "dns-action"
+    assert mail.params["expected"] == "v=1"
+
+
+def test_a_changed_expected_value_is_a_new_action_and_a_new_key() -> None:
+    d = domain(status=DomainStatus(phase=P.PROVISIONING, pending_actions=[ACTION]))
+    changed = with_status(d, pending_actions=[ACTION.model_copy(update={"expected": "v=2"})])
+    assert domain_notifications(d, tenant(), [])[0].key != domain_notifications(changed, tenant(), [])[0].key
+
+
+def test_one_completion_mail_once_provisioned_listing_the_provisioned_services() -> None:
+    d = domain(status=DomainStatus(phase=P.PROVISIONED))
+    services = [
+        with_status(service("acme-sig", "sig-only"), phase=P.PROVISIONED),
+        with_status(service("acme-x", "archive"), phase=P.CANCELLED),
+    ]
+    [mail] = domain_notifications(d, tenant(), services)
+    assert mail.key == f"Domain/{d.meta.uid}/provisioned"
+    assert mail.params["services"] == ("sig-only",)
+
+
+@pytest.mark.parametrize("phase", [P.ORDERED, P.CONFIRMED, P.CANCELLED, P.DEPROVISIONED])
+def test_no_mail_in_other_phases(phase: P) -> None:
+    d = domain(status=DomainStatus(phase=phase, pending_actions=[ACTION]))
+    assert domain_notifications(d, tenant(), []) == []
+
+
+def test_recipients_are_the_contact_and_the_workflow_mails_addresses_once_each() -> None:
+    t = with_spec(tenant(), notifications=TenantNotifications(recipients=["desk@acme.example", "Admin@Acme.example"]))
+    assert recipients(t) == ("admin@acme.example", "desk@acme.example")
+
+
+def test_ledger_slots_are_valid_configmap_keys_and_distinct() -> None:
+    a, b = ledger_slot("Domain/x/provisioned"), ledger_slot("Domain/y/provisioned")
+    assert a != b
+    assert a.isalnum()
+    assert len(a) == 40
+
+
+MAIL = Notification("k", "domain-provisioned", ("a@b.example",))
+
+
+@pytest.mark.parametrize(
+    ("entry", "due"),
+    [
+        (None, True),
+        (LedgerEntry("k", "sending", T0), False),
+        (LedgerEntry("k", "sent", T0), False),
+        (LedgerEntry("k", "failed", T0, retry_at=T0 + timedelta(minutes=1)), False),
+        (LedgerEntry("k", "failed", T0, retry_at=T0), True),
+    ],
+    ids=["never-sent", "outcome-unknown-never-resent", "sent", "failed-retry-later", "failed-retry-due"],
+)
+def test_what_the_ledger_lets_out(entry: LedgerEntry | None, due: bool) -> None:
+    ledger = {} if entry is None else {"k": entry}
+    assert (to_send([MAIL], ledger, T0) == [MAIL]) is due
+
+
+def test_a_failure_backs_off_and_the_earliest_retry_is_next() -> None:
+    first = failed(None, "k", "refused", T0, timedelta(minutes=1), timedelta(hours=1))
+    second = failed(first, "k", "refused", T0, timedelta(minutes=1), timedelta(hours=1))
+    assert (first.attempts, first.retry_at) == (1, T0 + timedelta(minutes=1))
+    assert (second.attempts, second.retry_at) == (2, T0 + timedelta(minutes=2))
+    ledger = {"k": second, "other": LedgerEntry("other", "failed", T0, retry_at=T0)}
+    assert next_retry(ledger, ["k"]) == T0 + timedelta(minutes=2)
