@@ -27,13 +27,13 @@ class KubeClient:
         self.core = client.CoreV1Api(api)
 
     @classmethod
-    async def connect(cls) -> KubeClient:
-        """In-cluster credentials inside a pod, else the kubeconfig (KUBECONFIG or ~/.kube/config)."""
+    async def connect(cls, kubeconfig: str | None = None) -> KubeClient:
+        """In-cluster credentials inside a pod, else the kubeconfig (given, KUBECONFIG or ~/.kube/config)."""
         configuration = client.Configuration()
-        if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
+        if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
             config.load_incluster_config(client_configuration=configuration)
         else:
-            await config.load_kube_config(client_configuration=configuration)
+            await config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
         # Many concurrent status writes during bulk imports; aiohttp's default pool is 100.
         configuration.connection_pool_maxsize = 64
         return cls(client.ApiClient(configuration))

@@ -122,7 +122,10 @@ class Reconciler:
             failures = self._failures.get(key, 0) + 1
             self._failures[key] = failures
             delay = min(timedelta(seconds=2 ** min(failures - 1, 10)), MAX_BACKOFF)
-            logger.exception("reconciling %s failed (attempt %d); retrying in %s: %s", key, failures, delay, error)
+            if isinstance(error, BackendFailure):  # expected, and already a condition on the object
+                logger.warning("backend failed for %s (attempt %d); retrying in %s: %s", key, failures, delay, error)
+            else:
+                logger.exception("reconciling %s failed (attempt %d); retrying in %s: %s", key, failures, delay, error)
             self.scheduler.schedule(key, self.clock() + delay)
         else:
             self._failures.pop(key, None)
@@ -216,7 +219,6 @@ class Reconciler:
                 try:
                     world = replace(world, routing=await self._apply_routing(world.domain, outcome.routing))
                 except Exception as error:  # recorded on the Domain, then retried with backoff
-                    logger.warning("backend failed for domain %s/%s: %s", namespace, name, error)
                     world = replace(world, backend_error=f"{type(error).__name__}: {error}"[:1000])
             elif (due := dns_lookups_due(world, outcome, self.policy, now)) and world.dns is None:
                 world = replace(world, dns=await self._look_up(due, now))
