@@ -63,6 +63,7 @@ class LicenseStatus(StatusBase):
     grace_ends_at: datetime | None = Field(default=None, description="End of the grace period.")
     freeze_ends_at: datetime | None = Field(default=None, description="End of the freeze period.")
     purge_at: datetime | None = Field(default=None, description="When the tenant's data is purged.")
+    purged_at: datetime | None = Field(default=None, description="When the tenant's data was purged; irreversible.")
     notice: Message | None = Field(default=None, description="The message consoles show as popup and top banner.")
 
 

@@ -111,6 +111,31 @@ class MailPolicy(LifecycleModel):
     retry_max: PositiveDuration = Field(default=timedelta(hours=1), description="Longest time between retries.")
 
 
+class LicensePolicy(LifecycleModel):
+    """The license periods after expiry and the reminders before it (seed 003)."""
+
+    minimum_grace: Duration = Field(
+        default=timedelta(days=30),
+        description="Shortest grace period: a synced gracePeriodDays counts only if it is longer.",
+    )
+    freeze: Duration = Field(
+        default=timedelta(days=30),
+        description="Time between the end of the grace period and the purge; mail and consoles are blocked.",
+    )
+    reminders_full: list[PositiveDuration] = Field(
+        default_factory=lambda: [timedelta(days=30), timedelta(days=14), timedelta(days=7), timedelta(days=1)],
+        description="Reminders of a full license, each this long before its expiry.",
+    )
+    reminders_trial: list[PositiveDuration] = Field(
+        default_factory=lambda: [timedelta(days=7), timedelta(days=3), timedelta(days=1)],
+        description="Reminders of a trial license, each this long before its expiry.",
+    )
+    mx_change_notice: Duration = Field(
+        default=timedelta(days=2),
+        description="The mail asking to change the MX records goes out this long before the grace period ends.",
+    )
+
+
 class Policy(LifecycleModel):
     """Every duration of the lifecycle, with the seeds' defaults."""
 
@@ -126,6 +151,9 @@ class Policy(LifecycleModel):
     base_product: str = Field(default="base", description="The product every domain must have booked.")
     dns: DnsPolicy = Field(default_factory=DnsPolicy, description="DNS verification of partner actions.")
     mail: MailPolicy = Field(default_factory=MailPolicy, description="Retries of notification mails.")
+    license: LicensePolicy = Field(
+        default_factory=LicensePolicy, description="License grace, freeze, reminders and notices."
+    )
 
     @classmethod
     def load(cls, path: Path | None) -> Policy:

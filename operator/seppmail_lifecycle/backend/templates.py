@@ -82,3 +82,66 @@ def domain_provisioned(tenant_name: str, domain_name: str, services: Sequence[st
         f"<p>Active services:</p>\n<ul>\n{items}</ul>\n"
     )
     return subject, text, _html_page(subject, body)
+
+
+def _paragraphs(subject: str, paragraphs: Sequence[str]) -> tuple[str, str, str]:
+    """A mail of plain paragraphs, the same in text and (escaped) HTML."""
+    text = "Hello,\n\n" + "".join(f"{p}\n\n" for p in paragraphs) + f"Kind regards,\n{SIGNATURE}\n"
+    body = "<p>Hello,</p>\n" + "".join(f"<p>{escape(p)}</p>\n" for p in paragraphs)
+    return subject, text, _html_page(subject, body)
+
+
+def license_reminder(tenant_name: str, license_type: str, expires_on: str, days_left: str) -> tuple[str, str, str]:
+    """Before expiry, for licenses that do not renew themselves."""
+    return _paragraphs(
+        f"Your seppmail.cloud {license_type} license expires on {expires_on}",
+        [
+            f"The seppmail.cloud {license_type} license of {tenant_name} expires on {expires_on} "
+            f"({days_left} day(s) left).",
+            "Please renew it to avoid any interruption of the mail service.",
+        ],
+    )
+
+
+def license_grace(tenant_name: str, expired_on: str, grace_ends_on: str, purge_on: str) -> tuple[str, str, str]:
+    """At the start of the grace period: the service still runs, renew now."""
+    return _paragraphs(
+        f"Your seppmail.cloud license expired on {expired_on}: please renew",
+        [
+            f"The seppmail.cloud license of {tenant_name} expired on {expired_on}. The service keeps running "
+            f"during the grace period until {grace_ends_on}.",
+            f"Without a renewal, mail traffic and console access are blocked on {grace_ends_on}, and all "
+            f"configuration and data are deleted for good on {purge_on}.",
+        ],
+    )
+
+
+def license_mx_change(tenant_name: str, grace_ends_on: str) -> tuple[str, str, str]:
+    """Two days before the grace period ends: move the MX records, or renew."""
+    return _paragraphs(
+        f"Action required: change your MX records before {grace_ends_on}",
+        [
+            f"The grace period of the seppmail.cloud license of {tenant_name} ends on {grace_ends_on}. From then "
+            "on, seppmail.cloud blocks the mail traffic of its domains.",
+            "Renew the license now, or point the MX records of the domains away from seppmail.cloud before that "
+            "date so that no mail is lost.",
+        ],
+    )
+
+
+def license_frozen(tenant_name: str, frozen_on: str, purge_on: str, purge_held: bool) -> tuple[str, str, str]:
+    """At freeze: traffic and consoles are blocked; renewing still restores everything."""
+    purge = (
+        "The deletion of the configuration and data is on hold for now; renewing the license restores the service."
+        if purge_held
+        else f"Renewing the license restores the service. Otherwise all configuration and data are deleted for "
+        f"good on {purge_on}; this cannot be undone."
+    )
+    return _paragraphs(
+        f"seppmail.cloud: mail traffic of {tenant_name} is blocked",
+        [
+            f"The license of {tenant_name} was not renewed: since {frozen_on}, mail traffic and console access "
+            "are blocked.",
+            purge,
+        ],
+    )

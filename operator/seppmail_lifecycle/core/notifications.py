@@ -18,7 +18,14 @@ from seppmail_lifecycle.api.states import OrderPhase as P
 from seppmail_lifecycle.core.model import Domain, Service, Tenant
 from seppmail_lifecycle.core.schedule import backoff
 
-Template = Literal["dns-action", "domain-provisioned"]
+Template = Literal[
+    "dns-action",
+    "domain-provisioned",
+    "license-reminder",
+    "license-grace",
+    "license-mx-change",
+    "license-frozen",
+]
 LedgerState = Literal["sending", "sent", "failed"]
 
 

@@ -20,6 +20,7 @@ class OrderEvent(StrEnum):
     CANCEL = "Cancel"
     REMOVAL_DUE = "RemovalDue"
     REMOVED = "Removed"
+    PURGED = "Purged"
 
 
 E = OrderEvent
@@ -34,6 +35,8 @@ TRANSITIONS: dict[tuple[P, OrderEvent], P] = {
     **{(phase, E.CANCEL): P.CANCELLED for phase in _ACTIVE},
     (P.CANCELLED, E.REMOVAL_DUE): P.DEPROVISIONING,
     (P.DEPROVISIONING, E.REMOVED): P.DEPROVISIONED,
+    # The tenant's license was purged: every configuration is already gone, at once and for good.
+    **{(phase, E.PURGED): P.DEPROVISIONED for phase in P if phase is not P.DEPROVISIONED},
 }
 
 # The reason recorded (condition, event, history) when an event moves an object.
@@ -45,6 +48,7 @@ REASONS: dict[OrderEvent, str] = {
     E.CANCEL: "Cancelled",
     E.REMOVAL_DUE: "RemovalStarted",
     E.REMOVED: "Deprovisioned",
+    E.PURGED: "Purged",
 }
 
 

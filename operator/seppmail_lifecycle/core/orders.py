@@ -21,8 +21,9 @@ from seppmail_lifecycle.api.common import NextTransition
 from seppmail_lifecycle.api.domain import DomainStatus
 from seppmail_lifecycle.api.order_status import OrderStatus
 from seppmail_lifecycle.api.policy import Policy
-from seppmail_lifecycle.api.service import BillingStatus, ServiceStatus
+from seppmail_lifecycle.api.service import BillingStatus, ServiceStatus, SubscriptionStatus
 from seppmail_lifecycle.api.states import OrderPhase as P
+from seppmail_lifecycle.api.states import SubscriptionState, SuspensionReason
 from seppmail_lifecycle.core import conditions as c
 from seppmail_lifecycle.core.billing import billed_until, discount_label, end_billing_date
 from seppmail_lifecycle.core.conditions import Cond, Transition, append_history, merge_conditions
@@ -34,6 +35,8 @@ from seppmail_lifecycle.core.consistency import (
     is_cancel_requested,
 )
 from seppmail_lifecycle.core.ids import object_id
+from seppmail_lifecycle.core.license_effects import NONE as NO_LICENSE_EFFECTS
+from seppmail_lifecycle.core.license_effects import LicenseEffects
 from seppmail_lifecycle.core.model import DeployRequest, Domain, Meta, Product, Service, Tenant
 from seppmail_lifecycle.core.order_machine import (
     ACTIVE_PHASES,
@@ -78,6 +81,8 @@ class DomainWorld:
     """Lookups the shell made this round (it makes them when ``check_due`` says so)."""
     backend_error: str | None = None
     """The error of this round's backend effect, if it failed (recorded, then retried)."""
+    license: LicenseEffects = NO_LICENSE_EFFECTS
+    """What the tenant's licenses mean here: mail blocked while frozen, everything gone once purged."""
 
 
 @dataclass(frozen=True)
@@ -264,6 +269,13 @@ _PHASE_VIEWS: dict[P, _PhaseView] = {
 
 AWAITING_PARTNER = "AwaitingPartner"
 BACKEND_READY = "BackendReady"
+BLOCKED = "Blocked"
+SUSPENDED = "Suspended"
+_SUSPENSION_REASONS = {
+    SuspensionReason.INSUFFICIENT_FUNDS: "InsufficientFunds",
+    SuspensionReason.MISUSE: "Misuse",
+    SuspensionReason.LICENSE_FROZEN: "LicenseFrozen",
+}
 
 
 def _conditions(
@@ -325,6 +337,8 @@ def _finish(
     recheck_at: datetime | None = None,
     awaiting: str | None = None,
     backend_error: str | None = None,
+    suspended: SuspensionReason | None = None,
+    blocked_by: str | None = None,
 ) -> tuple[NextTransition | None, bool]:
     """Fill in the common status fields of an order object; returns its next and finalizer release."""
     status = moving.status
@@ -346,12 +360,33 @@ def _finish(
             decided.append(Cond(BACKEND_READY, "False", "BackendError", f"{backend_error} (retried with backoff)"))
         elif moving.phase in (P.PROVISIONING, P.PROVISIONED, P.CANCELLED, P.DEPROVISIONING):
             decided.append(Cond(BACKEND_READY, "True", "Applied", "The backend holds the desired routing config."))
+        decided.append(
+            Cond(BLOCKED, "True", "LicenseFrozen", f"Mail traffic is blocked: license {blocked_by!r} is frozen.")
+            if blocked_by
+            else Cond(BLOCKED, "False", "NotBlocked", "Mail traffic is accepted.")
+        )
+    if kind == "Service":
+        decided.append(
+            Cond(SUSPENDED, "True", _SUSPENSION_REASONS[suspended], f"Suspended: {suspended.value}.")
+            if suspended
+            else Cond(SUSPENDED, "False", "NotSuspended", "Not suspended.")
+        )
     status.conditions = merge_conditions(current.conditions, decided, meta.generation, now)
     status.history = append_history(current.history, moving.transitions, now)
     release = (
         moving.phase is P.DEPROVISIONED and (due := _release_due(meta, status, policy)) is not None and (due <= now)
     )
     return nxt, release
+
+
+def _step_purge(moving: _Phase, world: DomainWorld, now: datetime) -> bool:
+    """The tenant's data was purged: the order is gone at once, whatever its phase."""
+    if not world.license.purged or moving.phase is P.DEPROVISIONED:
+        return False
+    moving.move(
+        OrderEvent.PURGED, now, f"License {world.license.license!r} was purged: every configuration is deleted."
+    )
+    return True
 
 
 def _step_cancel_and_removal(
@@ -401,7 +436,7 @@ def _decide_domain_phase(
     base = [s for s in world.services if s.spec.product == policy.base_product]
     expedited = _expedited(domain.meta, *(s.meta for s in base))
     for _ in range(len(P)):
-        if _step_cancel_and_removal(moving, cancel, expedited, policy, now):
+        if _step_purge(moving, world, now) or _step_cancel_and_removal(moving, cancel, expedited, policy, now):
             continue
         if moving.phase is P.ORDERED and failure is None:
             moving.move(OrderEvent.CHECK_PASSED, now, "The consistency check passed.")
@@ -454,7 +489,7 @@ def _decide_service(
     routed = world.routing is not None and world.routing.has_service(service.name)
 
     for _ in range(len(P)):
-        if _step_cancel_and_removal(moving, cancel, expedited, policy, now):
+        if _step_purge(moving, world, now) or _step_cancel_and_removal(moving, cancel, expedited, policy, now):
             continue
         if moving.phase is P.ORDERED and failure is None and domain_phase in (P.CONFIRMED, *DEPLOYED_PHASES):
             moving.move(OrderEvent.CHECK_PASSED, now, "The consistency check passed.")
@@ -499,11 +534,43 @@ def _decide_service(
                     Transition(None, moving.phase.value, "EndBillingDateAdjusted", cancel_message, warning=True)
                 )
     _start_billing(service, status, moving.phase, now)
+    status.subscription = _subscription(service, world, moving.phase)
     status.domain_name = world.domain.spec.domain_name if world.domain else None
     discount = service.spec.discount
     status.discount = discount_label(discount.percent, discount.reason) if discount else None
     nxt, release = _finish("Service", service.meta, current, moving, failure, cancel, cancel_message, policy, now)
     return Decision(service.name, status, tuple(moving.transitions), release), nxt
+
+
+_SUBSCRIPTION_OF_PHASE = {
+    P.ORDERED: SubscriptionState.WAITING_ACTIVATION,
+    P.CONFIRMED: SubscriptionState.WAITING_ACTIVATION,
+    P.PROVISIONING: SubscriptionState.PROCESSING,
+    P.PROVISIONED: SubscriptionState.OK,
+    P.CANCELLED: SubscriptionState.OK,  # still in use until removed
+    P.DEPROVISIONING: SubscriptionState.DISCONTINUED,
+    P.DEPROVISIONED: SubscriptionState.DISCONTINUED,
+}
+
+
+def _subscription(service: Service, world: DomainWorld, phase: P) -> SubscriptionStatus:
+    """The subscription state as far as the order phase and suspensions decide it (seed 004).
+
+    A suspension from the spec (insufficient funds, misuse) and one from a frozen license are
+    separate: unfreezing lifts only the license's, never the partner's or support's.
+    """
+    current = service.status.subscription or SubscriptionStatus()
+    product = world.products.get(service.spec.product)
+    state = _SUBSCRIPTION_OF_PHASE[phase]
+    if state is SubscriptionState.OK and product is not None and product.spec.billing.type == "one-time":
+        state = SubscriptionState.DISPATCHED
+    reason: SuspensionReason | None = None
+    if phase in (P.PROVISIONING, P.PROVISIONED, P.CANCELLED):
+        if service.spec.suspension is not None:
+            state, reason = SubscriptionState.SUSPENDED, SuspensionReason(service.spec.suspension.reason)
+        elif world.license.frozen:
+            state, reason = SubscriptionState.SUSPENDED, SuspensionReason.LICENSE_FROZEN
+    return current.model_copy(update={"state": state, "reason": reason})
 
 
 def _start_billing(service: Service, status: ServiceStatus, phase: P, now: datetime) -> None:
@@ -546,7 +613,7 @@ def _routing(
         tenant=domain.spec.tenant_ref.name,
         domain_object=domain.name,
         domain_name=domain.spec.domain_name,
-        accepted=True,
+        accepted=not world.license.frozen,
         gina_host=settings.gina_host if settings else None,
         services=routed,
     )
@@ -586,6 +653,9 @@ def decide_domain(world: DomainWorld, policy: Policy, now: datetime) -> DomainOu
             recheck_at=verification.next_check_at if verification else None,
             awaiting=describe(status.pending_actions) or None,
             backend_error=world.backend_error,
+            blocked_by=world.license.license
+            if world.license.frozen and moving.phase in (P.PROVISIONING, P.PROVISIONED, P.CANCELLED)
+            else None,
         )
         nexts.append(nxt)
         domain_decision = Decision(domain.name, status, tuple(moving.transitions), release)

@@ -12,6 +12,9 @@ from seppmail_lifecycle.handlers import (
     domain as domain,
 )
 from seppmail_lifecycle.handlers import (
+    license as license,
+)
+from seppmail_lifecycle.handlers import (
     product as product,
 )
 from seppmail_lifecycle.handlers import (

@@ -47,6 +47,7 @@ INDEXES: dict[str, tuple[str, Callable[[Body], Any]]] = {
     "domains_by_tenant": ("Domain", lambda b: (key_of(b)[0], _spec(b, "tenantRef", "name"))),
     "domains_by_name": ("Domain", lambda b: _spec(b, "domainName")),
     "deployrequests_by_namespace": ("DeployRequest", lambda b: key_of(b)[0]),
+    "licenses_by_tenant": ("License", lambda b: (key_of(b)[0], _spec(b, "tenantRef", "name"))),
     "routing_by_domain": (
         ROUTING,
         lambda b: (key_of(b)[0], (b["metadata"].get("labels") or {}).get("lifecycle.seppmail.cloud/domain-object")),

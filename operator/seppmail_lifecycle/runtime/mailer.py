@@ -38,22 +38,44 @@ def ledger_name(tenant: str) -> str:
 
 
 def render(notification: Notification) -> Mail:
-    p = notification.params
-    if notification.template == "dns-action":
-        subject, text, html = templates.dns_action(
-            str(p["tenant_name"]),
-            str(p["domain_name"]),
-            str(p["record_type"]),
-            str(p["record_name"]),
-            str(p["expected"]),
-            str(p["found"]),
-        )
-    else:
-        services = p["services"]
-        subject, text, html = templates.domain_provisioned(
-            str(p["tenant_name"]), str(p["domain_name"]), list(services) if isinstance(services, tuple) else []
-        )
-    return Mail(key=notification.key, to=notification.to, subject=subject, text=text, html=html)
+    """The mail of a notification: its template filled with its params."""
+    p = {key: value if isinstance(value, tuple) else str(value) for key, value in notification.params.items()}
+
+    def text(key: str) -> str:
+        value = p[key]
+        return value if isinstance(value, str) else ", ".join(value)
+
+    match notification.template:
+        case "dns-action":
+            content = templates.dns_action(
+                text("tenant_name"),
+                text("domain_name"),
+                text("record_type"),
+                text("record_name"),
+                text("expected"),
+                text("found"),
+            )
+        case "domain-provisioned":
+            services = p["services"]
+            content = templates.domain_provisioned(
+                text("tenant_name"), text("domain_name"), list(services) if isinstance(services, tuple) else []
+            )
+        case "license-reminder":
+            content = templates.license_reminder(
+                text("tenant_name"), text("license_type"), text("expires_on"), text("days_left")
+            )
+        case "license-grace":
+            content = templates.license_grace(
+                text("tenant_name"), text("expires_on"), text("grace_ends_on"), text("purge_on")
+            )
+        case "license-mx-change":
+            content = templates.license_mx_change(text("tenant_name"), text("grace_ends_on"))
+        case "license-frozen":
+            content = templates.license_frozen(
+                text("tenant_name"), text("grace_ends_on"), text("purge_on"), text("purge_held") == "true"
+            )
+    subject, body_text, body_html = content
+    return Mail(key=notification.key, to=notification.to, subject=subject, text=body_text, html=body_html)
 
 
 def _entry_json(entry: LedgerEntry) -> str:

@@ -21,13 +21,16 @@ from seppmail_lifecycle import API_VERSION, FINALIZER
 from seppmail_lifecycle.api import KINDS_BY_NAME
 from seppmail_lifecycle.api.common import StatusBase
 from seppmail_lifecycle.api.policy import Policy
-from seppmail_lifecycle.api.states import OrderPhase
+from seppmail_lifecycle.api.states import LicensePeriod, OrderPhase
 from seppmail_lifecycle.backend.base import Backend
 from seppmail_lifecycle.backend.labels import MANAGED_BY, MANAGER, label_value
 from seppmail_lifecycle.backend.routing_configmap import from_configmap
 from seppmail_lifecycle.core.conditions import Transition, invalid_spec_status
 from seppmail_lifecycle.core.consistency import DomainClaim
 from seppmail_lifecycle.core.deploy import plan_deploy
+from seppmail_lifecycle.core.license_effects import NONE as NO_LICENSE_EFFECTS
+from seppmail_lifecycle.core.license_effects import LicenseEffects, license_effects
+from seppmail_lifecycle.core.licenses import decide_license
 from seppmail_lifecycle.core.model import DeployRequest, Domain, Service
 from seppmail_lifecycle.core.notifications import domain_notifications
 from seppmail_lifecycle.core.order_machine import ENDING_PHASES
@@ -142,6 +145,8 @@ class Reconciler:
             await self.reconcile_product(name)
         elif kind == "Mail":
             await self.reconcile_mail(namespace, name)
+        elif kind == "License":
+            await self.reconcile_license(namespace, name)
         else:
             raise ValueError(f"unknown key {key}")
 
@@ -190,6 +195,7 @@ class Reconciler:
             if entry.obj is not None and entry.obj.status.completed_at is not None
         ]
         world = DomainWorld(
+            license=self._license_effects(namespace, domain.spec.tenant_ref.name) if domain else NO_LICENSE_EFFECTS,
             namespace=namespace,
             domain_ref=name,
             domain=domain,
@@ -201,6 +207,10 @@ class Reconciler:
             routing=self._routing(namespace, name),
         )
         return world, invalid
+
+    def _license_effects(self, namespace: str, tenant: str) -> LicenseEffects:
+        licenses = [e.obj for e in self.store.lookup("licenses_by_tenant", (namespace, tenant)) if e.obj is not None]
+        return license_effects(licenses)
 
     # ------------------------------------------------------------------ the domain aggregate
 
@@ -319,7 +329,8 @@ class Reconciler:
             for e in self.store.lookup("services_by_domain", (namespace, domain.name))
             if e.obj is not None
         ]
-        await self._write("Tenant", namespace, decide_tenant(obj, domains, services, now))
+        effects = self._license_effects(namespace, name)
+        await self._write("Tenant", namespace, decide_tenant(obj, domains, services, effects, now))
 
     async def reconcile_deploy_request(self, namespace: str, name: str) -> None:
         now = self.clock()
@@ -353,6 +364,42 @@ class Reconciler:
                 found.add(entry.obj.spec.domain_ref.name)
         return found
 
+    async def reconcile_license(self, namespace: str, name: str) -> None:
+        now = self.clock()
+        license = await self._readable("License", namespace, name, now)
+        if license is None:
+            return
+        tenant_name = license.spec.tenant_ref.name
+        tenant_entry = self.store.get("Tenant", namespace, tenant_name)
+        tenant = tenant_entry.obj if tenant_entry else None
+        result = decide_license(license, tenant, self.policy, now)
+        if result.purge_due and self._purge_allowed(namespace, tenant_name, name):
+            deleted = await self.backend.purge_tenant(namespace, tenant_name)
+            self.counters.inc("tenants_purged_total")
+            entry = self.store.get("License", namespace, name)
+            assert entry is not None  # _readable found it
+            self.post_event(
+                entry.raw,
+                type="Warning",
+                reason="TenantPurged",
+                message=f"Deleted every backend object of tenant {tenant_name!r} ({deleted}) for good.",
+            )
+            purged = replace(license, status=license.status.model_copy(update={"purged_at": now}))
+            result = decide_license(purged, tenant, self.policy, now)
+        await self._write("License", namespace, result.decision)
+        self.scheduler.schedule(("License", namespace, name), result.wake_at)
+
+    def _purge_allowed(self, namespace: str, tenant: str, license_name: str) -> bool:
+        """Purge only when no other license of the tenant keeps it alive."""
+        others = [
+            e.obj
+            for e in self.store.lookup("licenses_by_tenant", (namespace, tenant))
+            if e.obj is not None and e.obj.name != license_name
+        ]
+        return not any(
+            (o.status.period or LicensePeriod.LICENSE) in (LicensePeriod.LICENSE, LicensePeriod.GRACE) for o in others
+        )
+
     async def reconcile_mail(self, namespace: str, tenant_name: str) -> None:
         """The notifications the tenant's domains call for, sent at most once each."""
         tenant = self.store.get("Tenant", namespace, tenant_name)
@@ -366,6 +413,10 @@ class Reconciler:
                 s.obj for s in self.store.lookup("services_by_domain", (namespace, entry.obj.name)) if s.obj is not None
             ]
             notifications += domain_notifications(entry.obj, tenant.obj, services)
+        now = self.clock()
+        for entry in self.store.lookup("licenses_by_tenant", (namespace, tenant_name)):
+            if entry.obj is not None:
+                notifications += decide_license(entry.obj, tenant.obj, self.policy, now).notifications
         retry_at = await self.mailer.deliver(namespace, tenant_name, notifications)
         self.scheduler.schedule(("Mail", namespace, tenant_name), retry_at)
 
@@ -471,6 +522,9 @@ class Reconciler:
             for entry in self.store.all(kind):
                 metadata = entry.raw["metadata"]
                 self.enqueue((kind, metadata.get("namespace") or "", metadata["name"]))
+        for entry in self.store.all("License"):
+            metadata = entry.raw["metadata"]
+            self.enqueue(("License", metadata.get("namespace") or "", metadata["name"]))
         for entry in self.store.all("Tenant"):  # mails due while the operator was down
             metadata = entry.raw["metadata"]
             self.enqueue(("Mail", metadata.get("namespace") or "", metadata["name"]))

@@ -35,12 +35,18 @@ EXPECTED: dict[tuple[P, OrderEvent], P] = {
     (P.PROVISIONED, E.CANCEL): P.CANCELLED,
     (P.CANCELLED, E.REMOVAL_DUE): P.DEPROVISIONING,
     (P.DEPROVISIONING, E.REMOVED): P.DEPROVISIONED,
+    (P.ORDERED, E.PURGED): P.DEPROVISIONED,
+    (P.CONFIRMED, E.PURGED): P.DEPROVISIONED,
+    (P.PROVISIONING, E.PURGED): P.DEPROVISIONED,
+    (P.PROVISIONED, E.PURGED): P.DEPROVISIONED,
+    (P.CANCELLED, E.PURGED): P.DEPROVISIONED,
+    (P.DEPROVISIONING, E.PURGED): P.DEPROVISIONED,
 }
 
 ALL_PAIRS = list(itertools.product(P, E))
 
 
-def test_the_table_has_seven_phases_and_seven_events() -> None:
+def test_the_table_has_seven_phases_and_eight_events() -> None:
     assert [p.value for p in P] == [
         "ordered",
         "confirmed",
@@ -58,8 +64,9 @@ def test_the_table_has_seven_phases_and_seven_events() -> None:
         "Cancel",
         "RemovalDue",
         "Removed",
+        "Purged",
     ]
-    assert len(ALL_PAIRS) == 49
+    assert len(ALL_PAIRS) == 56
 
 
 @pytest.mark.parametrize(("phase", "event"), ALL_PAIRS, ids=[f"{p.value}-{e.value}" for p, e in ALL_PAIRS])
@@ -94,6 +101,7 @@ def test_every_event_has_a_condition_reason() -> None:
         E.CANCEL: "Cancelled",
         E.REMOVAL_DUE: "RemovalStarted",
         E.REMOVED: "Deprovisioned",
+        E.PURGED: "Purged",
     }
 
 

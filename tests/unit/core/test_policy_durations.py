@@ -110,6 +110,13 @@ def test_the_policy_is_written_and_read_with_duration_strings() -> None:
             "mxGateways": ["mx1.seppmail.cloud", "mx2.seppmail.cloud"],
         },
         "mail": {"retryInitial": "1m", "retryMax": "1h"},
+        "license": {
+            "minimumGrace": "30d",
+            "freeze": "30d",
+            "remindersFull": ["30d", "14d", "7d", "1d"],
+            "remindersTrial": ["7d", "3d", "1d"],
+            "mxChangeNotice": "2d",
+        },
     }
     assert Policy.model_validate(dumped) == policy
 

@@ -12,6 +12,7 @@ import pytest
 from seppmail_lifecycle.api.states import OrderPhase as P
 from seppmail_lifecycle.api.tenant import TenantStatus
 from seppmail_lifecycle.core.ids import object_id
+from seppmail_lifecycle.core.license_effects import NONE, LicenseEffects
 from seppmail_lifecycle.core.model import Domain, Service
 from seppmail_lifecycle.core.tenants import decide_tenant
 
@@ -85,7 +86,7 @@ CASES = [
     ("domains", "services", "managed", "booked"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
 def test_counts(domains: Sequence[Domain], services: Sequence[Service], managed: int, booked: int) -> None:
-    decision = decide_tenant(tenant(), domains, services, T0)
+    decision = decide_tenant(tenant(), domains, services, NONE, T0)
     status = decision.status
     assert (status.managed_domains, status.total_services) == (managed, booked)
     message = f"{managed} managed domain(s), {booked} booked service(s)."
@@ -93,6 +94,7 @@ def test_counts(domains: Sequence[Domain], services: Sequence[Service], managed:
         ("Ready", "True", "Registered", message),
         ("Reconciling", "False", "Registered", message),
         ("Stalled", "False", "Registered", message),
+        ("ConsoleAccessBlocked", "False", "Licensed", "Console access is allowed."),
     ]
     assert decision.transitions == ()
     assert not decision.release_finalizer
@@ -100,19 +102,36 @@ def test_counts(domains: Sequence[Domain], services: Sequence[Service], managed:
 
 def test_identity_and_generation() -> None:
     t = tenant(generation=4)
-    status = decide_tenant(t, [], [], T0).status
+    status = decide_tenant(t, [], [], NONE, T0).status
     assert status.id == object_id("Tenant", t.meta.uid)
     assert status.observed_generation == 4
-    kept = decide_tenant(replace(t, status=TenantStatus(id="TEN-LEGACY0001")), [], [], T0).status
+    kept = decide_tenant(replace(t, status=TenantStatus(id="TEN-LEGACY0001")), [], [], NONE, T0).status
     assert kept.id == "TEN-LEGACY0001"
 
 
 def test_deciding_again_is_idempotent_and_keeps_transition_times() -> None:
     t = tenant()
-    first = decide_tenant(t, [dom("a")], [svc("a-1", "a")], T0).status
+    first = decide_tenant(t, [dom("a")], [svc("a-1", "a")], NONE, T0).status
     t = replace(t, status=first)
     later = T0 + timedelta(hours=1)
-    assert decide_tenant(t, [dom("a")], [svc("a-1", "a")], later).status == first
-    changed = decide_tenant(t, [dom("a"), dom("b")], [svc("a-1", "a")], later).status
+    assert decide_tenant(t, [dom("a")], [svc("a-1", "a")], NONE, later).status == first
+    changed = decide_tenant(t, [dom("a"), dom("b")], [svc("a-1", "a")], NONE, later).status
     assert changed.managed_domains == 2
     assert {x.last_transition_time for x in changed.conditions} == {T0}
+
+
+@pytest.mark.parametrize(
+    ("effects", "status", "reason"),
+    [
+        (NONE, "False", "Licensed"),
+        (LicenseEffects(frozen=True, license="acme-full"), "True", "LicenseFrozen"),
+        (LicenseEffects(frozen=True, purged_at=T0, license="acme-full"), "True", "LicensePurged"),
+    ],
+    ids=["licensed", "frozen", "purged"],
+)
+def test_console_access_is_blocked_while_the_license_is_frozen(
+    effects: LicenseEffects, status: str, reason: str
+) -> None:
+    conditions = decide_tenant(tenant(), [], [], effects, T0).status.conditions
+    console = next(c for c in conditions if c.type == "ConsoleAccessBlocked")
+    assert (console.status, console.reason) == (status, reason)

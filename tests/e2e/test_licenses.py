@@ -1,0 +1,282 @@
+"""The license lifecycle on the real control plane with a seconds-scale policy and a real SMTP
+sink: reminders, grace, freeze (blocked routing, suspended services, blocked console), renewal,
+purge (only the tenant's objects), purge holds, punctual transitions, and catch-up after a stop."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from seppmail_lifecycle.devcluster.controlplane import ControlPlane
+from tests.e2e.conftest import StartOperator
+from tests.kube import apply, condition, get, items, wait_for
+from tests.servers import MailSink
+
+pytestmark = pytest.mark.e2e
+
+API = "lifecycle.seppmail.cloud/v1alpha1"
+Body = dict[str, Any]
+
+POLICY: dict[str, Any] = {
+    "autoDeploy": {"every": "1s", "offset": "0s"},
+    "dns": {"verify": False},
+    "license": {
+        "minimumGrace": "4s",
+        "freeze": "4s",
+        "remindersFull": ["6s", "4s", "2s"],
+        "remindersTrial": ["3s", "1s"],
+        "mxChangeNotice": "2s",
+    },
+}
+
+
+def at(seconds: float) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+
+
+def tenant_with_domain(name: str, expires_in: float, **license_spec: Any) -> list[Body]:
+    return [
+        {
+            "apiVersion": API,
+            "kind": "Tenant",
+            "metadata": {"name": name},
+            "spec": {"displayName": f"{name} AG", "contact": {"email": f"it@{name}.test"}},
+        },
+        {
+            "apiVersion": API,
+            "kind": "Domain",
+            "metadata": {"name": name},
+            "spec": {"tenantRef": {"name": name}, "domainName": f"{name}.test"},
+        },
+        {
+            "apiVersion": API,
+            "kind": "Service",
+            "metadata": {"name": f"{name}-sign-only"},
+            "spec": {"domainRef": {"name": name}, "product": "sign-only", "users": 3},
+        },
+        {
+            "apiVersion": API,
+            "kind": "License",
+            "metadata": {"name": name},
+            "spec": {"tenantRef": {"name": name}, "type": "full", "expiresAt": at(expires_in), **license_spec},
+        },
+    ]
+
+
+def period(plane: ControlPlane, namespace: str, name: str) -> str | None:
+    body = get(plane, "licenses.lifecycle", namespace, name)
+    return ((body or {}).get("status") or {}).get("period")
+
+
+def wait_period(plane: ControlPlane, namespace: str, name: str, expected: str, timeout: float = 20) -> Body:
+    def reached() -> Body | None:
+        body = get(plane, "licenses.lifecycle", namespace, name)
+        return body if ((body or {}).get("status") or {}).get("period") == expected else None
+
+    return wait_for(f"license {name} in {expected}", reached, timeout)
+
+
+def license_mails(sink: MailSink, uid: str) -> list[str]:
+    return [
+        m.key.split("/")[2] + ("/" + m.key.split("/")[-1] if "/reminder/" in m.key else "")
+        for m in sink.messages
+        if m.key and m.key.startswith(f"License/{uid}/")
+    ]
+
+
+def provisioned(plane: ControlPlane, namespace: str, name: str) -> None:
+    wait_for(
+        f"{name} provisioned",
+        lambda: (
+            (get(plane, "services.lifecycle", namespace, f"{name}-sign-only") or {}).get("status", {}).get("phase")
+            == "provisioned"
+        ),
+    )
+
+
+def test_reminders_arrive_in_order_only_without_auto_renew_and_transitions_are_punctual(
+    catalogue: ControlPlane, namespace: str, start_operator: StartOperator, mail_sink: MailSink
+) -> None:
+    start_operator(POLICY, "--smtp-host", mail_sink.host, "--smtp-port", str(mail_sink.port))
+    apply(catalogue, namespace, *tenant_with_domain("alpha", 7), *tenant_with_domain("beta", 7, autoRenew=True))
+    alpha = wait_period(catalogue, namespace, "alpha", "Grace", timeout=15)
+    beta = wait_period(catalogue, namespace, "beta", "Grace", timeout=5)
+
+    assert license_mails(mail_sink, alpha["metadata"]["uid"])[:3] == ["reminder/6s", "reminder/4s", "reminder/2s"]
+    assert not [k for k in license_mails(mail_sink, beta["metadata"]["uid"]) if k.startswith("reminder")]
+    wait_for(
+        "the grace mails", lambda: all("grace" in license_mails(mail_sink, b["metadata"]["uid"]) for b in (alpha, beta))
+    )
+    assert condition(alpha, "InGrace")["status"] == "True"
+    assert alpha["status"]["notice"]
+
+    # Transitions happen within a second of their due time.
+    expires = datetime.fromisoformat(alpha["spec"]["expiresAt"].replace("Z", "+00:00"))
+    grace = next(h for h in alpha["status"]["history"] if h["to"] == "Grace")
+    lateness = datetime.fromisoformat(grace["at"].replace("Z", "+00:00")) - expires
+    assert timedelta(0) <= lateness < timedelta(seconds=1), lateness
+
+
+def test_freeze_blocks_mail_suspends_services_and_renewal_lifts_exactly_that(
+    catalogue: ControlPlane, namespace: str, start_operator: StartOperator
+) -> None:
+    start_operator(POLICY)
+    apply(
+        catalogue,
+        namespace,
+        *tenant_with_domain("gamma", 3),
+        {
+            "apiVersion": API,
+            "kind": "Service",
+            "metadata": {"name": "gamma-misused"},
+            "spec": {
+                "domainRef": {"name": "gamma"},
+                "product": "onboarding",
+                "users": 1,
+                "suspension": {"reason": "misuse"},
+            },
+        },
+    )
+    provisioned(catalogue, namespace, "gamma")
+    wait_period(catalogue, namespace, "gamma", "Freeze", timeout=15)
+
+    def frozen() -> bool:
+        routing = get(catalogue, "configmaps", namespace, "routing-gamma")
+        service = get(catalogue, "services.lifecycle", namespace, "gamma-sign-only")
+        tenant = get(catalogue, "tenants.lifecycle", namespace, "gamma")
+        return (
+            routing["data"]["accepted"] == "false"
+            and service["status"]["subscription"] == {"state": "SUSPENDED", "reason": "license-frozen"}
+            and condition(tenant, "ConsoleAccessBlocked")["status"] == "True"
+        )
+
+    wait_for("the freeze effects", frozen, timeout=5)
+    assert condition(get(catalogue, "domains.lifecycle", namespace, "gamma"), "Blocked")["status"] == "True"
+
+    catalogue.kubectl(
+        "patch",
+        "licenses.lifecycle",
+        "gamma",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        f'{{"spec": {{"expiresAt": "{at(3600)}"}}}}',
+    )
+    wait_period(catalogue, namespace, "gamma", "License", timeout=5)
+
+    def lifted() -> bool:
+        routing = get(catalogue, "configmaps", namespace, "routing-gamma")
+        service = get(catalogue, "services.lifecycle", namespace, "gamma-sign-only")
+        tenant = get(catalogue, "tenants.lifecycle", namespace, "gamma")
+        return (
+            routing["data"]["accepted"] == "true"
+            and service["status"]["subscription"]["state"] == "OK"
+            and condition(tenant, "ConsoleAccessBlocked")["status"] == "False"
+        )
+
+    wait_for("the freeze lifted", lifted, timeout=5)
+    # The misuse suspension is not the license's to lift.
+    misused = get(catalogue, "services.lifecycle", namespace, "gamma-misused")
+    assert misused["status"]["subscription"] == {"state": "SUSPENDED", "reason": "misuse"}
+
+
+def test_purge_deletes_only_the_tenants_objects_for_good_and_a_hold_blocks_it(
+    catalogue: ControlPlane, namespace: str, start_operator: StartOperator
+) -> None:
+    start_operator(POLICY)
+    apply(
+        catalogue,
+        namespace,
+        *tenant_with_domain("delta", 2),
+        *tenant_with_domain("epsilon", 3600),
+        *tenant_with_domain("zeta", 2, purgeHold={"reason": "legal hold 2026-17"}),
+    )
+    for name in ("delta", "epsilon", "zeta"):
+        provisioned(catalogue, namespace, name)
+
+    delta = wait_period(catalogue, namespace, "delta", "Purged", timeout=20)
+    assert delta["status"]["purgedAt"]
+    assert condition(delta, "Purged")["status"] == "True"
+    routed = {
+        cm["metadata"]["name"]
+        for cm in items(catalogue, "configmaps", namespace, "app.kubernetes.io/managed-by=seppmail-lifecycle")
+    }
+    assert "routing-delta" not in routed
+    assert {"routing-epsilon", "routing-zeta"} <= routed
+    for resource, name in (("domains.lifecycle", "delta"), ("services.lifecycle", "delta-sign-only")):
+        purged = wait_for(
+            f"{name} deprovisioned",
+            lambda r=resource, n=name: (
+                (b := get(catalogue, r, namespace, n)) and b["status"]["phase"] == "deprovisioned" and b
+            ),
+        )
+        assert purged["status"]["history"][-1]["reason"] == "Purged"
+
+    # Held: frozen, never purged, and says why.
+    zeta = wait_period(catalogue, namespace, "zeta", "Freeze")
+    time.sleep(3)  # past its purge time
+    zeta = get(catalogue, "licenses.lifecycle", namespace, "zeta")
+    assert zeta["status"]["period"] == "Freeze"
+    held = condition(zeta, "PurgeScheduled")
+    assert (held["status"], held["reason"]) == ("False", "PurgeHold")
+    assert "legal hold 2026-17" in held["message"]
+    assert get(catalogue, "configmaps", namespace, "routing-zeta") is not None
+
+    # Renewing after the purge resurrects nothing, and says so.
+    catalogue.kubectl(
+        "patch",
+        "licenses.lifecycle",
+        "delta",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        f'{{"spec": {{"expiresAt": "{at(3600)}"}}}}',
+    )
+    renewed = wait_for(
+        "the renewal refused",
+        lambda: (
+            (b := get(catalogue, "licenses.lifecycle", namespace, "delta"))
+            and (condition(b, "Stalled") or {}).get("status") == "True"
+            and b
+        ),
+    )
+    assert renewed["status"]["period"] == "Purged"
+    assert get(catalogue, "configmaps", namespace, "routing-delta") is None
+
+    # Releasing the hold lets the purge proceed.
+    catalogue.kubectl(
+        "patch",
+        "licenses.lifecycle",
+        "zeta",
+        "-n",
+        namespace,
+        "--type=json",
+        "-p",
+        '[{"op": "remove", "path": "/spec/purgeHold"}]',
+    )
+    wait_period(catalogue, namespace, "zeta", "Purged", timeout=10)
+    wait_for("zeta's routing purged", lambda: get(catalogue, "configmaps", namespace, "routing-zeta") is None)
+    assert get(catalogue, "configmaps", namespace, "routing-epsilon") is not None
+
+
+def test_a_stopped_operator_catches_up_once_without_duplicate_mail(
+    catalogue: ControlPlane, namespace: str, start_operator: StartOperator, mail_sink: MailSink
+) -> None:
+    smtp = ("--smtp-host", mail_sink.host, "--smtp-port", str(mail_sink.port))
+    operator = start_operator(POLICY, *smtp)
+    apply(catalogue, namespace, *tenant_with_domain("eta", 3, autoRenew=True))
+    provisioned(catalogue, namespace, "eta")
+    assert operator.stop() == 0
+    time.sleep(4)  # grace starts while no operator runs
+    assert period(catalogue, namespace, "eta") == "License"
+    start_operator(POLICY, *smtp)
+    eta = wait_period(catalogue, namespace, "eta", "Grace", timeout=5)
+    time.sleep(2)
+    eta = get(catalogue, "licenses.lifecycle", namespace, "eta")
+    assert [h["to"] for h in eta["status"]["history"]].count("Grace") == 1
+    assert license_mails(mail_sink, eta["metadata"]["uid"]).count("grace") == 1
