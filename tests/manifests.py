@@ -17,6 +17,25 @@ def obj(kind: str, name: str, spec: dict[str, Any]) -> Manifest:
     return {"apiVersion": API_VERSION, "kind": kind, "metadata": {"name": name}, "spec": spec}
 
 
+def tenant(name: str, **spec: Any) -> Manifest:
+    return obj("Tenant", name, {"displayName": f"{name} AG", "contact": {"email": f"it@{name}.test"}, **spec})
+
+
+def domain(name: str, tenant: str | None = None, domain_name: str | None = None, **spec: Any) -> Manifest:
+    """A Domain of ``tenant`` (default: the tenant of the same name) for ``<name>.test``."""
+    return obj(
+        "Domain", name, {"tenantRef": {"name": tenant or name}, "domainName": domain_name or f"{name}.test", **spec}
+    )
+
+
+def service(name: str, domain: str, product: str, **spec: Any) -> Manifest:
+    return obj("Service", name, {"domainRef": {"name": domain}, "product": product, **spec})
+
+
+def license(name: str, tenant: str, expires_at: str, **spec: Any) -> Manifest:
+    return obj("License", name, {"tenantRef": {"name": tenant}, "type": "full", "expiresAt": expires_at, **spec})
+
+
 VALID: dict[str, Manifest] = {
     "Product": obj(
         "Product",

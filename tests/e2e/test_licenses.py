@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 
 from seppmail_lifecycle.devcluster.controlplane import ControlPlane
+from tests import manifests
 from tests.e2e.conftest import StartOperator
 from tests.kube import apply, condition, get, items, wait_for
 from tests.servers import MailSink
 
 pytestmark = pytest.mark.e2e
 
-API = "lifecycle.seppmail.cloud/v1alpha1"
 Body = dict[str, Any]
 
 POLICY: dict[str, Any] = {
@@ -39,30 +39,10 @@ def at(seconds: float) -> str:
 
 def tenant_with_domain(name: str, expires_in: float, **license_spec: Any) -> list[Body]:
     return [
-        {
-            "apiVersion": API,
-            "kind": "Tenant",
-            "metadata": {"name": name},
-            "spec": {"displayName": f"{name} AG", "contact": {"email": f"it@{name}.test"}},
-        },
-        {
-            "apiVersion": API,
-            "kind": "Domain",
-            "metadata": {"name": name},
-            "spec": {"tenantRef": {"name": name}, "domainName": f"{name}.test"},
-        },
-        {
-            "apiVersion": API,
-            "kind": "Service",
-            "metadata": {"name": f"{name}-sign-only"},
-            "spec": {"domainRef": {"name": name}, "product": "sign-only", "users": 3},
-        },
-        {
-            "apiVersion": API,
-            "kind": "License",
-            "metadata": {"name": name},
-            "spec": {"tenantRef": {"name": name}, "type": "full", "expiresAt": at(expires_in), **license_spec},
-        },
+        manifests.tenant(name),
+        manifests.domain(name),
+        manifests.service(f"{name}-sign-only", name, "sign-only", users=3),
+        manifests.license(name, name, at(expires_in), **license_spec),
     ]
 
 
@@ -128,17 +108,7 @@ def test_freeze_blocks_mail_suspends_services_and_renewal_lifts_exactly_that(
         catalogue,
         namespace,
         *tenant_with_domain("gamma", 3),
-        {
-            "apiVersion": API,
-            "kind": "Service",
-            "metadata": {"name": "gamma-misused"},
-            "spec": {
-                "domainRef": {"name": "gamma"},
-                "product": "onboarding",
-                "users": 1,
-                "suspension": {"reason": "misuse"},
-            },
-        },
+        manifests.service("gamma-misused", "gamma", "onboarding", users=1, suspension={"reason": "misuse"}),
     )
     provisioned(catalogue, namespace, "gamma")
     wait_period(catalogue, namespace, "gamma", "Freeze", timeout=15)

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from seppmail_lifecycle.devcluster.controlplane import ControlPlane
+from tests import manifests
 from tests.conftest import EXAMPLES_DIR
 from tests.e2e.conftest import StartOperator
 from tests.kube import apply, condition, events_for, get, items, phase, wait_for
@@ -105,29 +106,11 @@ def test_examples_reach_provisioned(catalogue: ControlPlane, namespace: str, sta
 
 
 def _tenant_domain(name: str, domain_name: str, **spec: Any) -> list[Body]:
-    return [
-        {
-            "apiVersion": API,
-            "kind": "Tenant",
-            "metadata": {"name": name},
-            "spec": {"displayName": name, "contact": {"email": f"it@{name}.example"}},
-        },
-        {
-            "apiVersion": API,
-            "kind": "Domain",
-            "metadata": {"name": name},
-            "spec": {"tenantRef": {"name": name}, "domainName": domain_name, **spec},
-        },
-    ]
+    return [manifests.tenant(name), manifests.domain(name, domain_name=domain_name, **spec)]
 
 
 def _service(name: str, domain: str, product: str, **spec: Any) -> Body:
-    return {
-        "apiVersion": API,
-        "kind": "Service",
-        "metadata": {"name": name},
-        "spec": {"domainRef": {"name": domain}, "product": product, **spec},
-    }
+    return manifests.service(name, domain, product, **spec)
 
 
 def test_missing_dependency_holds_the_order_until_it_is_booked(

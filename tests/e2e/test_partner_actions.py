@@ -12,6 +12,7 @@ import pytest
 
 from seppmail_lifecycle.core.verification import verification_token
 from seppmail_lifecycle.devcluster.controlplane import ControlPlane
+from tests import manifests
 from tests.e2e.conftest import StartOperator
 from tests.kube import apply, condition, get, items, wait_for
 from tests.operator_process import OperatorProcess
@@ -19,7 +20,6 @@ from tests.servers import DnsServer, MailSink
 
 pytestmark = pytest.mark.e2e
 
-API = "lifecycle.seppmail.cloud/v1alpha1"
 GATEWAY = "mx.gateway.test"
 Body = dict[str, Any]
 
@@ -42,31 +42,11 @@ def smtp_args(sink: MailSink) -> list[str]:
     return ["--smtp-host", sink.host, "--smtp-port", str(sink.port)]
 
 
-def order(namespace_objects: str) -> list[Body]:
-    name = namespace_objects
+def order(name: str) -> list[Body]:
     return [
-        {
-            "apiVersion": API,
-            "kind": "Tenant",
-            "metadata": {"name": name},
-            "spec": {
-                "displayName": f"{name} AG",
-                "contact": {"email": f"it@{name}.test"},
-                "notifications": {"recipients": [f"servicedesk@{name}.test"]},
-            },
-        },
-        {
-            "apiVersion": API,
-            "kind": "Domain",
-            "metadata": {"name": name},
-            "spec": {"tenantRef": {"name": name}, "domainName": f"{name}.test"},
-        },
-        {
-            "apiVersion": API,
-            "kind": "Service",
-            "metadata": {"name": f"{name}-sign-only"},
-            "spec": {"domainRef": {"name": name}, "product": "sign-only", "users": 5},
-        },
+        manifests.tenant(name, notifications={"recipients": [f"servicedesk@{name}.test"]}),
+        manifests.domain(name),
+        manifests.service(f"{name}-sign-only", name, "sign-only", users=5),
     ]
 
 
