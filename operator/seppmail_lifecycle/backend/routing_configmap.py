@@ -20,6 +20,7 @@ from seppmail_lifecycle.backend.labels import (
 )
 from seppmail_lifecycle.core.routing import RoutedService, RoutingConfig
 from seppmail_lifecycle.kube.client import ApiException, KubeClient
+from seppmail_lifecycle.kube.convert import controller_reference
 
 Body = dict[str, Any]
 
@@ -43,15 +44,7 @@ def to_configmap(owner: DomainOwner, config: RoutingConfig) -> Body:
                 DOMAIN_OBJECT_LABEL: label_value(config.domain_object),
             },
             "annotations": {f"{GROUP}/domain-object": config.domain_object},
-            "ownerReferences": [
-                {
-                    "apiVersion": f"{GROUP}/v1alpha1",
-                    "kind": "Domain",
-                    "name": owner.name,
-                    "uid": owner.uid,
-                    "controller": True,
-                }
-            ],
+            "ownerReferences": [controller_reference("Domain", owner.name, owner.uid)],
         },
         # Every key always present: a merge patch then replaces the whole config.
         "data": {

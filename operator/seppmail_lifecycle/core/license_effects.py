@@ -41,3 +41,9 @@ def license_effects(licenses: Sequence[License]) -> LicenseEffects:
         return LicenseEffects(frozen=True, purged_at=best.status.purged_at, license=best.name)
     # Purged but not carried out yet: still frozen until the purge has happened.
     return LicenseEffects(frozen=period in (LicensePeriod.FREEZE, LicensePeriod.PURGED), license=best.name)
+
+
+def keeps_tenant_alive(licenses: Sequence[License]) -> bool:
+    """Whether one of these licenses is still valid (License or Grace): then the tenant's data
+    must not be purged, even when another of its licenses reached its purge."""
+    return any((lic.status.period or LicensePeriod.LICENSE) in _RANK[:2] for lic in licenses)

@@ -7,7 +7,7 @@ from typing import Any
 import kopf
 
 from seppmail_lifecycle import GROUP, VERSION
-from seppmail_lifecycle.handlers.observe import name_of, namespace_of, observe, spec_ref
+from seppmail_lifecycle.handlers.observe import enqueue_tenant_domains, name_of, namespace_of, observe, spec_ref
 
 
 @kopf.on.event(GROUP, VERSION, "licenses")
@@ -20,5 +20,4 @@ def license_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
         # A period change blocks or unblocks the tenant's domains, services and console.
         runtime.reconciler.enqueue(("Tenant", namespace, tenant))
         runtime.reconciler.enqueue(("Mail", namespace, tenant))
-        for domain in runtime.store.lookup("domains_by_tenant", (namespace, tenant)):
-            runtime.reconciler.enqueue(("Domain", namespace, domain.raw["metadata"]["name"]))
+        enqueue_tenant_domains(runtime, namespace, tenant)

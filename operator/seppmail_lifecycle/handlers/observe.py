@@ -36,3 +36,9 @@ def name_of(event: kopf.RawEvent) -> str:
 def spec_ref(event: kopf.RawEvent, field: str) -> str | None:
     ref = ((event["object"].get("spec") or {}).get(field) or {}).get("name")
     return ref if isinstance(ref, str) else None
+
+
+def enqueue_tenant_domains(runtime: OperatorRuntime, namespace: str, tenant: str) -> None:
+    """Every domain of a tenant: their decisions depend on the tenant and its licenses."""
+    for domain in runtime.store.lookup("domains_by_tenant", (namespace, tenant)):
+        runtime.reconciler.enqueue(("Domain", namespace, domain.raw["metadata"]["name"]))

@@ -7,7 +7,7 @@ from typing import Any
 import kopf
 
 from seppmail_lifecycle import GROUP, VERSION
-from seppmail_lifecycle.handlers.observe import name_of, namespace_of, observe
+from seppmail_lifecycle.handlers.observe import enqueue_tenant_domains, name_of, namespace_of, observe
 
 
 @kopf.on.event(GROUP, VERSION, "tenants")
@@ -15,5 +15,4 @@ def tenant_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     runtime, _entry = observe(memo, "Tenant", event)
     namespace, name = namespace_of(event), name_of(event)
     runtime.reconciler.enqueue(("Tenant", namespace, name))
-    for domain in runtime.store.lookup("domains_by_tenant", (namespace, name)):
-        runtime.reconciler.enqueue(("Domain", namespace, domain.raw["metadata"]["name"]))
+    enqueue_tenant_domains(runtime, namespace, name)

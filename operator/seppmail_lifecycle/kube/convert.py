@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from seppmail_lifecycle import API_VERSION
 from seppmail_lifecycle.api.kinds import KindInfo
 from seppmail_lifecycle.core.model import Meta, Obj
 
@@ -85,3 +86,9 @@ def merge_patch(old: Body, new: Body) -> Body:
         elif value != before:
             patch[key] = value
     return patch
+
+
+def controller_reference(kind: str, name: str, uid: str) -> Body:
+    """An ownerReference making an object of our API the controller of another (garbage
+    collected with it)."""
+    return {"apiVersion": API_VERSION, "kind": kind, "name": name, "uid": uid, "controller": True}

@@ -110,6 +110,10 @@ class Store:
         keys = sorted(self._index[index].get(value, ()))
         return [self._entries[kind][key] for key in keys]
 
+    def objects(self, index: str, value: Any) -> list[Any]:
+        """The parsed objects found by ``lookup``, leaving out those whose spec cannot be read."""
+        return [entry.obj for entry in self.lookup(index, value) if entry.obj is not None]
+
     def all(self, kind: str) -> Iterator[Entry]:
         return iter(list(self._entries[kind].values()))
 

@@ -39,7 +39,7 @@ def ledger_name(tenant: str) -> str:
 
 def render(notification: Notification) -> Mail:
     """The mail of a notification: its template filled with its params."""
-    p = {key: value if isinstance(value, tuple) else str(value) for key, value in notification.params.items()}
+    p = notification.params
 
     def text(key: str) -> str:
         value = p[key]

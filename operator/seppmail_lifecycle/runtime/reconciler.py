@@ -21,7 +21,7 @@ from seppmail_lifecycle import API_VERSION, FINALIZER
 from seppmail_lifecycle.api import KINDS_BY_NAME
 from seppmail_lifecycle.api.common import StatusBase
 from seppmail_lifecycle.api.policy import Policy
-from seppmail_lifecycle.api.states import LicensePeriod, OrderPhase
+from seppmail_lifecycle.api.states import OrderPhase
 from seppmail_lifecycle.backend.base import Backend
 from seppmail_lifecycle.backend.labels import MANAGED_BY, MANAGER, label_value
 from seppmail_lifecycle.backend.routing_configmap import from_configmap
@@ -29,7 +29,7 @@ from seppmail_lifecycle.core.conditions import Transition, invalid_spec_status
 from seppmail_lifecycle.core.consistency import DomainClaim
 from seppmail_lifecycle.core.deploy import plan_deploy
 from seppmail_lifecycle.core.license_effects import NONE as NO_LICENSE_EFFECTS
-from seppmail_lifecycle.core.license_effects import LicenseEffects, license_effects
+from seppmail_lifecycle.core.license_effects import LicenseEffects, keeps_tenant_alive, license_effects
 from seppmail_lifecycle.core.licenses import decide_license
 from seppmail_lifecycle.core.model import DeployRequest, Domain, Service
 from seppmail_lifecycle.core.notifications import domain_notifications
@@ -48,7 +48,7 @@ from seppmail_lifecycle.core.routing import RoutingConfig
 from seppmail_lifecycle.core.tenants import decide_tenant
 from seppmail_lifecycle.core.verification import DnsAnswer, DnsLookup, DnsObservation
 from seppmail_lifecycle.kube.client import ApiException, KubeClient
-from seppmail_lifecycle.kube.convert import merge_patch, normalized_status, status_body
+from seppmail_lifecycle.kube.convert import controller_reference, merge_patch, normalized_status, status_body
 from seppmail_lifecycle.kube.store import ROUTING, Entry, Store
 from seppmail_lifecycle.runtime.mailer import Mailer
 from seppmail_lifecycle.runtime.metrics import Counters
@@ -209,8 +209,7 @@ class Reconciler:
         return world, invalid
 
     def _license_effects(self, namespace: str, tenant: str) -> LicenseEffects:
-        licenses = [e.obj for e in self.store.lookup("licenses_by_tenant", (namespace, tenant)) if e.obj is not None]
-        return license_effects(licenses)
+        return license_effects(self.store.objects("licenses_by_tenant", (namespace, tenant)))
 
     # ------------------------------------------------------------------ the domain aggregate
 
@@ -278,15 +277,7 @@ class Reconciler:
             "metadata": {
                 "name": f"{domain.name}-{self.policy.base_product}"[:253],
                 "labels": {MANAGED_BY: MANAGER},
-                "ownerReferences": [
-                    {
-                        "apiVersion": API_VERSION,
-                        "kind": "Domain",
-                        "name": domain.name,
-                        "uid": domain.meta.uid,
-                        "controller": True,
-                    }
-                ],
+                "ownerReferences": [controller_reference("Domain", domain.name, domain.meta.uid)],
             },
             "spec": {"domainRef": {"name": domain.name}, "product": self.policy.base_product},
         }
@@ -322,13 +313,8 @@ class Reconciler:
         obj = await self._readable("Tenant", namespace, name, now)
         if obj is None:
             return
-        domains = [e.obj for e in self.store.lookup("domains_by_tenant", (namespace, name)) if e.obj is not None]
-        services = [
-            e.obj
-            for domain in domains
-            for e in self.store.lookup("services_by_domain", (namespace, domain.name))
-            if e.obj is not None
-        ]
+        domains: list[Domain] = self.store.objects("domains_by_tenant", (namespace, name))
+        services = [s for d in domains for s in self.store.objects("services_by_domain", (namespace, d.name))]
         effects = self._license_effects(namespace, name)
         await self._write("Tenant", namespace, decide_tenant(obj, domains, services, effects, now))
 
@@ -343,8 +329,7 @@ class Reconciler:
             if e.obj is not None and e.obj.meta.namespace == namespace
         }
         services: dict[str, Sequence[Service]] = {
-            domain: [e.obj for e in self.store.lookup("services_by_domain", (namespace, domain)) if e.obj is not None]
-            for domain in domains
+            domain: self.store.objects("services_by_domain", (namespace, domain)) for domain in domains
         }
         decision = plan_deploy(obj, domains, services, now)
         if decision is None:
@@ -390,15 +375,8 @@ class Reconciler:
         self.scheduler.schedule(("License", namespace, name), result.wake_at)
 
     def _purge_allowed(self, namespace: str, tenant: str, license_name: str) -> bool:
-        """Purge only when no other license of the tenant keeps it alive."""
-        others = [
-            e.obj
-            for e in self.store.lookup("licenses_by_tenant", (namespace, tenant))
-            if e.obj is not None and e.obj.name != license_name
-        ]
-        return not any(
-            (o.status.period or LicensePeriod.LICENSE) in (LicensePeriod.LICENSE, LicensePeriod.GRACE) for o in others
-        )
+        others = [o for o in self.store.objects("licenses_by_tenant", (namespace, tenant)) if o.name != license_name]
+        return not keeps_tenant_alive(others)
 
     async def reconcile_mail(self, namespace: str, tenant_name: str) -> None:
         """The notifications the tenant's domains call for, sent at most once each."""
@@ -406,17 +384,12 @@ class Reconciler:
         if tenant is None or tenant.obj is None:
             return
         notifications = []
-        for entry in self.store.lookup("domains_by_tenant", (namespace, tenant_name)):
-            if entry.obj is None:
-                continue
-            services = [
-                s.obj for s in self.store.lookup("services_by_domain", (namespace, entry.obj.name)) if s.obj is not None
-            ]
-            notifications += domain_notifications(entry.obj, tenant.obj, services)
+        for domain in self.store.objects("domains_by_tenant", (namespace, tenant_name)):
+            services = self.store.objects("services_by_domain", (namespace, domain.name))
+            notifications += domain_notifications(domain, tenant.obj, services)
         now = self.clock()
-        for entry in self.store.lookup("licenses_by_tenant", (namespace, tenant_name)):
-            if entry.obj is not None:
-                notifications += decide_license(entry.obj, tenant.obj, self.policy, now).notifications
+        for license in self.store.objects("licenses_by_tenant", (namespace, tenant_name)):
+            notifications += decide_license(license, tenant.obj, self.policy, now).notifications
         retry_at = await self.mailer.deliver(namespace, tenant_name, notifications)
         self.scheduler.schedule(("Mail", namespace, tenant_name), retry_at)
 
