@@ -33,6 +33,11 @@ POLICY: dict[str, Any] = {
 }
 
 
+def with_license(**overrides: str) -> dict[str, Any]:
+    """POLICY with some license durations longer, so that a test observes a period reliably."""
+    return {**POLICY, "license": {**POLICY["license"], **overrides}}
+
+
 def at(seconds: float) -> str:
     return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
 
@@ -80,7 +85,8 @@ def provisioned(plane: ControlPlane, namespace: str, name: str) -> None:
 def test_reminders_arrive_in_order_only_without_auto_renew_and_transitions_are_punctual(
     catalogue: ControlPlane, namespace: str, start_operator: StartOperator, mail_sink: MailSink
 ) -> None:
-    start_operator(POLICY, "--smtp-host", mail_sink.host, "--smtp-port", str(mail_sink.port))
+    # A long grace: both licenses are observed in Grace however slowly the polls come.
+    start_operator(with_license(minimumGrace="60s"), "--smtp-host", mail_sink.host, "--smtp-port", str(mail_sink.port))
     apply(catalogue, namespace, *tenant_with_domain("alpha", 7), *tenant_with_domain("beta", 7, autoRenew=True))
     alpha = wait_period(catalogue, namespace, "alpha", "Grace", timeout=15)
     beta = wait_period(catalogue, namespace, "beta", "Grace", timeout=5)
@@ -103,7 +109,7 @@ def test_reminders_arrive_in_order_only_without_auto_renew_and_transitions_are_p
 def test_freeze_blocks_mail_suspends_services_and_renewal_lifts_exactly_that(
     catalogue: ControlPlane, namespace: str, start_operator: StartOperator
 ) -> None:
-    start_operator(POLICY)
+    start_operator(with_license(freeze="60s"))  # long enough to observe the freeze and renew in it
     apply(
         catalogue,
         namespace,
@@ -238,13 +244,15 @@ def test_a_stopped_operator_catches_up_once_without_duplicate_mail(
     catalogue: ControlPlane, namespace: str, start_operator: StartOperator, mail_sink: MailSink
 ) -> None:
     smtp = ("--smtp-host", mail_sink.host, "--smtp-port", str(mail_sink.port))
-    operator = start_operator(POLICY, *smtp)
+    # A long grace: the catch-up must land in Grace however long the stop and restart take.
+    policy = with_license(minimumGrace="60s")
+    operator = start_operator(policy, *smtp)
     apply(catalogue, namespace, *tenant_with_domain("eta", 3, autoRenew=True))
     provisioned(catalogue, namespace, "eta")
     assert operator.stop() == 0
     time.sleep(4)  # grace starts while no operator runs
     assert period(catalogue, namespace, "eta") == "License"
-    start_operator(POLICY, *smtp)
+    start_operator(policy, *smtp)
     eta = wait_period(catalogue, namespace, "eta", "Grace", timeout=5)
     time.sleep(2)
     eta = get(catalogue, "licenses.lifecycle", namespace, "eta")
