@@ -25,9 +25,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## set everything up: Python venv, dependencies, the local control plane binaries, helm
 
-lint: $(STAMP) ## ruff: lint and formatting
+lint: $(STAMP) ## ruff (lint and formatting) and import-linter (the layers in pyproject.toml)
 	$(BIN)/ruff check operator tests
 	$(BIN)/ruff format --check operator tests
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP) ## mypy --strict
 	$(BIN)/mypy

@@ -34,8 +34,12 @@ class OperatorProcess:
         namespaces: Sequence[str] = (),
         policy: Path | None = None,
         extra_args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+        kubeconfig: Path | None = None,
     ) -> None:
         self.plane = plane
+        self.env = dict(env or {})
+        self.kubeconfig = kubeconfig or plane.admin_kubeconfig
         self.log_path = log_path
         scope = [arg for namespace in namespaces for arg in ("-n", namespace)] or ["-A"]
         self.extra_args = [*scope, *(["--policy", str(policy)] if policy else []), *extra_args]
@@ -46,8 +50,10 @@ class OperatorProcess:
     def liveness_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/healthz"
 
-    def start(self, timeout: float = 30.0) -> None:
-        env = dict(os.environ, KUBECONFIG=str(self.plane.admin_kubeconfig))
+    def start(self, timeout: float = 30.0, ready: bool = True) -> None:
+        """Start the process; wait until it answers its health endpoint and, with ``ready``, is
+        the acting replica with its watches running (a standby never is)."""
+        env = dict(os.environ, KUBECONFIG=str(self.kubeconfig), **self.env)
         args = [
             sys.executable,
             "-m",
@@ -65,7 +71,8 @@ class OperatorProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"operator exited with {self.process.returncode}:\n{self.log_tail()}")
-            if self.liveness() is not None:
+            health = self.liveness()
+            if health is not None and (health.get("ready") or not ready):
                 return
             time.sleep(0.1)
         raise TimeoutError(f"operator not live after {timeout}s:\n{self.log_tail()}")

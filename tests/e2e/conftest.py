@@ -43,11 +43,16 @@ def catalogue(crds: ControlPlane) -> ControlPlane:
 def start_operator(catalogue: ControlPlane, namespace: str, tmp_path: Path) -> Iterator[StartOperator]:
     started: list[OperatorProcess] = []
 
-    def start(policy: dict[str, Any], *extra_args: str) -> OperatorProcess:
+    def start(policy: dict[str, Any], *extra_args: str, env: dict[str, str] | None = None) -> OperatorProcess:
         policy_file = tmp_path / "policy.yaml"
         policy_file.write_text(yaml.safe_dump(policy))
         operator = OperatorProcess(
-            catalogue, tmp_path / "operator.log", namespaces=[namespace], policy=policy_file, extra_args=extra_args
+            catalogue,
+            tmp_path / "operator.log",
+            namespaces=[namespace],
+            policy=policy_file,
+            extra_args=extra_args,
+            env=env,
         )
         operator.start()
         started.append(operator)

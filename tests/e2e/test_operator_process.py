@@ -9,6 +9,9 @@ import pytest
 
 from seppmail_lifecycle import __version__
 from seppmail_lifecycle.devcluster.controlplane import ControlPlane
+from tests.conftest import EXAMPLES_DIR
+from tests.e2e.conftest import StartOperator
+from tests.kube import get, items, wait_for
 from tests.operator_process import OperatorProcess
 
 pytestmark = pytest.mark.e2e
@@ -27,3 +30,35 @@ def test_operator_runs_answers_liveness_and_stops_cleanly(crds: ControlPlane, na
     assert not any(line.get("unparsed") for line in lines), operator.log_tail()
     assert any("authentication has finished" in line["message"] for line in lines)
     assert not any(line.get("severity") in ("error", "critical") for line in lines), operator.log_tail()
+
+
+def test_handlers_run_on_the_event_loop_and_the_log_says_one_line_per_transition(
+    catalogue: ControlPlane, namespace: str, start_operator: StartOperator
+) -> None:
+    # asyncio's debug mode raises on any loop operation from another thread (a sync kopf handler
+    # runs in kopf's thread pool); the store and queue refuse a foreign thread in any mode.
+    operator = start_operator(
+        {"autoDeploy": {"every": "2s", "offset": "0s"}, "dns": {"verify": False}}, env={"PYTHONASYNCIODEBUG": "1"}
+    )
+    catalogue.kubectl("apply", "-n", namespace, "-f", str(EXAMPLES_DIR))
+    wait_for(
+        "every domain provisioned",
+        lambda: all(
+            (d.get("status") or {}).get("phase") == "provisioned"
+            for d in items(catalogue, "domains.lifecycle", namespace)
+        ),
+    )
+    messages = [line["message"] for line in operator.log_lines()]
+    assert not [m for m in messages if "thread" in m.lower() and "safe" in m.lower()]
+    # kopf's per-event "Handler ... succeeded." lines are for --verbose only.
+    assert not [m for m in messages if m.startswith("Handler ") and m.endswith("succeeded.")]
+    # One INFO line per transition: exactly the domain's history, in order.
+    logged = [m for m in messages if m.startswith(f"Domain {namespace}/acme-ch ")]
+    history = get(catalogue, "domains.lifecycle", namespace, "acme-ch")["status"]["history"]
+    assert [h["to"] for h in history][-2:] == ["provisioning", "provisioned"]
+    assert logged == [
+        f"Domain {namespace}/acme-ch "
+        + (f"{h['from']} -> {h['to']}: " if h.get("from") != h["to"] else "")
+        + f"{h['message']} ({h['reason']})"
+        for h in history
+    ]

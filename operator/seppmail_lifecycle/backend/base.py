@@ -27,14 +27,6 @@ class Backend(Protocol):
         """Remove the domain's config; removing what is not there succeeds."""
         ...
 
-    async def block_domain(self, namespace: str, domain_object: str) -> None:
-        """Stop accepting the domain's mail (the config stays); blocking a blocked domain succeeds."""
-        ...
-
-    async def unblock_domain(self, namespace: str, domain_object: str) -> None:
-        """Accept the domain's mail again; unblocking an unblocked domain succeeds."""
-        ...
-
     async def purge_tenant(self, namespace: str, tenant: str) -> int:
         """Delete every backend object of the tenant for good; returns how many were deleted."""
         ...

@@ -19,7 +19,7 @@ from seppmail_lifecycle.backend.labels import (
     label_value,
 )
 from seppmail_lifecycle.core.routing import RoutedService, RoutingConfig
-from seppmail_lifecycle.kube.client import ApiException, KubeClient
+from seppmail_lifecycle.kube.client import KubeClient
 from seppmail_lifecycle.kube.convert import controller_reference
 
 Body = dict[str, Any]
@@ -86,27 +86,9 @@ class ConfigMapBackend:
     async def remove_domain(self, namespace: str, domain_object: str) -> None:
         await self.client.delete_configmap(namespace, configmap_name(domain_object))
 
-    async def _set_accepted(self, namespace: str, domain_object: str, accepted: bool) -> None:
-        name = configmap_name(domain_object)
-        try:
-            await self.client.patch_configmap(namespace, name, {"data": {"accepted": "true" if accepted else "false"}})
-        except ApiException as error:
-            if error.status != 404:  # no config: nothing routed, nothing to block
-                raise
-
-    async def block_domain(self, namespace: str, domain_object: str) -> None:
-        await self._set_accepted(namespace, domain_object, False)
-
-    async def unblock_domain(self, namespace: str, domain_object: str) -> None:
-        await self._set_accepted(namespace, domain_object, True)
-
     async def purge_tenant(self, namespace: str, tenant: str) -> int:
         selector = f"{MANAGED_BY}={MANAGER},{TENANT_LABEL}={label_value(tenant)}"
-        found = [
-            body
-            for body in await self.client.list_configmaps(selector)
-            if body["metadata"].get("namespace") == namespace
-        ]
+        found = await self.client.list_configmaps(selector, [namespace])
         for body in found:
             await self.client.delete_configmap(namespace, body["metadata"]["name"])
         return len(found)

@@ -6,11 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from seppmail_lifecycle import __version__
+from seppmail_lifecycle.api.policy import parse_duration
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,50 +64,90 @@ def _parser() -> argparse.ArgumentParser:
         help="sender of notification mails",
     )
     run.add_argument(
-        "--peering",
-        metavar="NAME",
-        default=None,
-        help="coordinate replicas through this KopfPeering (default: standalone, one replica)",
+        "--leader-elect",
+        action="store_true",
+        help="run as one of several replicas: act only while holding the coordination.k8s.io Lease",
     )
+    run.add_argument(
+        "--leader-elect-namespace",
+        metavar="NS",
+        default=None,
+        help="namespace of the Lease (default: POD_NAMESPACE, else the pod's own namespace, else default)",
+    )
+    run.add_argument(
+        "--leader-elect-id", metavar="NAME", default="seppmail-lifecycle", help="name of the Lease (one per shard)"
+    )
+    run.add_argument(
+        "--leader-elect-lease-duration",
+        metavar="DURATION",
+        type=parse_duration,
+        default="15s",
+        help="how long a standby waits after the leader's last renewal before taking over (default: 15s)",
+    )
+    run.add_argument(
+        "--leader-elect-renew-deadline",
+        metavar="DURATION",
+        type=parse_duration,
+        default="10s",
+        help="the leader stops acting when it could not renew for this long (default: 10s)",
+    )
+    run.add_argument(
+        "--leader-elect-retry-period",
+        metavar="DURATION",
+        type=parse_duration,
+        default="2s",
+        help="time between renewals and between a standby's attempts (default: 2s)",
+    )
+    run.add_argument("--workers", metavar="N", type=int, default=4, help="concurrent reconciles (default: 4)")
 
     sub.add_parser("crds", help="print the CustomResourceDefinitions as YAML")
     sub.add_parser("version", help="print the version")
     return parser
 
 
-def run_operator(args: argparse.Namespace) -> None:
+def run_operator(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
     import kopf
 
     import seppmail_lifecycle.handlers  # noqa: F401  (registers the handlers)
     from seppmail_lifecycle.api.policy import Policy
     from seppmail_lifecycle.backend.mail import SmtpSettings
-    from seppmail_lifecycle.handlers.startup import configure
+    from seppmail_lifecycle.cli.process import LeaderElection, OperatorProcess, ProcessOptions, identity, own_namespace
 
     kopf.configure(
         verbose=args.verbose,
         log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL,
     )
-    standalone = args.peering is None
-
-    @kopf.on.startup()  # type: ignore[untyped-decorator,unused-ignore]
-    def _startup(settings: kopf.OperatorSettings, **_: Any) -> None:
-        configure(settings, standalone=standalone)
-
-    # kopf.run installs SIGINT/SIGTERM handlers: handlers finish, then the process exits cleanly.
-    kopf.run(
-        memo=kopf.Memo(
-            policy=Policy.load(args.policy),
-            namespaces=tuple(args.namespace),
-            smtp=SmtpSettings.from_env(args.smtp_host, args.smtp_port, args.smtp_starttls, args.mail_from)
-            if args.smtp_host
-            else None,
-        ),
-        clusterwide=not args.namespace,
-        namespaces=args.namespace,
-        liveness_endpoint=args.liveness,
-        standalone=standalone,
-        peering_name=args.peering,
+    if not args.verbose:
+        # kopf logs every handled watch event at INFO ("Handler ... succeeded."); our own log says
+        # one line per transition or effect, so kopf's per-object lines are for --verbose only.
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    election = (
+        LeaderElection(
+            namespace=args.leader_elect_namespace or own_namespace(),
+            lease_name=args.leader_elect_id,
+            identity=identity(),
+            lease_duration=args.leader_elect_lease_duration,
+            renew_deadline=args.leader_elect_renew_deadline,
+            retry_period=args.leader_elect_retry_period,
+        )
+        if args.leader_elect
+        else None
     )
+    options = ProcessOptions(
+        policy=Policy.load(args.policy),
+        namespaces=tuple(args.namespace),
+        smtp=SmtpSettings.from_env(args.smtp_host, args.smtp_port, args.smtp_starttls, args.mail_from)
+        if args.smtp_host
+        else None,
+        liveness=args.liveness,
+        leader_election=election,
+        verbose=args.verbose,
+        workers=args.workers,
+    )
+    return asyncio.run(OperatorProcess(options).run())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -119,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         sys.stdout.write(yaml.safe_dump_all(all_crds(), sort_keys=False, width=120))
     elif args.command == "run":
-        run_operator(args)
+        return run_operator(args)
     return 0
 
 

@@ -95,12 +95,19 @@ class Decision(Generic[StatusT]):
 
 @dataclass(frozen=True)
 class ApplyRouting:
+    """Make the backend hold ``config`` for the Domain object ``owner_uid`` in ``namespace``."""
+
     config: RoutingConfig
+    namespace: str
+    owner_uid: str
 
 
 @dataclass(frozen=True)
 class RemoveRouting:
+    """Remove the routing config of the Domain object ``domain_object`` in ``namespace``."""
+
     domain_object: str
+    namespace: str
 
 
 @dataclass(frozen=True)
@@ -684,9 +691,9 @@ def decide_domain(world: DomainWorld, policy: Policy, now: datetime) -> DomainOu
     if domain is not None and domain_phase is not None:
         desired = _routing(domain, domain_phase, service_decisions, world)
         if desired is not None and desired != world.routing:
-            routing_action = ApplyRouting(desired)
+            routing_action = ApplyRouting(desired, world.namespace, domain.meta.uid)
         elif desired is None and world.routing is not None:
-            routing_action = RemoveRouting(domain.name)
+            routing_action = RemoveRouting(domain.name, world.namespace)
 
     book_base = (
         domain is not None
@@ -702,6 +709,17 @@ def decide_domain(world: DomainWorld, policy: Policy, now: datetime) -> DomainOu
         routing=routing_action,
         wake_at=wake.at if wake else None,
     )
+
+
+def finalizer_wanted(decision: Decision[OrderStatus], deleted: bool) -> bool | None:
+    """Whether an order object must carry our finalizer: held while live, so a deletion becomes
+    a cancellation; released once the core says so (deprovisioned plus the retention); None
+    leaves it as it is (a deleted object is never held anew)."""
+    if decision.release_finalizer:
+        return False
+    if not deleted and decision.status.phase is not P.DEPROVISIONED:
+        return True
+    return None
 
 
 def dns_lookups_due(world: DomainWorld, outcome: DomainOutcome, policy: Policy, now: datetime) -> list[DnsLookup]:

@@ -7,11 +7,9 @@ from typing import Any
 import kopf
 
 from seppmail_lifecycle import GROUP, VERSION
-from seppmail_lifecycle.handlers.observe import name_of, namespace_of, observe
+from seppmail_lifecycle.handlers.observe import observe
 
 
 @kopf.on.event(GROUP, VERSION, "deployrequests")
-def deploy_request_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
-    runtime, entry = observe(memo, "DeployRequest", event)
-    if entry is not None:
-        runtime.reconciler.enqueue(("DeployRequest", namespace_of(event), name_of(event)))
+async def deploy_request_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    observe(memo, "DeployRequest", event)

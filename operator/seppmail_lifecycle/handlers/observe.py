@@ -1,10 +1,13 @@
-"""What every kind's event handler shares: keep the store current and reach the runtime."""
+"""What every kind's event handler shares: hand the watch event to the engine, on the loop.
+
+Handlers are ``async``: kopf runs them on the event loop itself, where the store and the work
+queue live (a sync handler would run in kopf's thread pool and race the workers).
+"""
 
 from __future__ import annotations
 
 import kopf
 
-from seppmail_lifecycle.kube.store import Entry
 from seppmail_lifecycle.runtime.operator_runtime import OperatorRuntime
 
 
@@ -13,32 +16,6 @@ def runtime_of(memo: kopf.Memo) -> OperatorRuntime:
     return runtime
 
 
-def observe(memo: kopf.Memo, kind: str, event: kopf.RawEvent) -> tuple[OperatorRuntime, Entry | None]:
-    """Record a watch event in the store; returns the runtime and the entry (None once deleted)."""
-    runtime = runtime_of(memo)
-    body = dict(event["object"])
-    if event.get("type") == "DELETED":
-        runtime.store.delete(kind, body)
-        return runtime, None
-    return runtime, runtime.store.put(kind, body)
-
-
-def namespace_of(event: kopf.RawEvent) -> str:
-    namespace: str = event["object"]["metadata"].get("namespace") or ""
-    return namespace
-
-
-def name_of(event: kopf.RawEvent) -> str:
-    name: str = event["object"]["metadata"]["name"]
-    return name
-
-
-def spec_ref(event: kopf.RawEvent, field: str) -> str | None:
-    ref = ((event["object"].get("spec") or {}).get(field) or {}).get("name")
-    return ref if isinstance(ref, str) else None
-
-
-def enqueue_tenant_domains(runtime: OperatorRuntime, namespace: str, tenant: str) -> None:
-    """Every domain of a tenant: their decisions depend on the tenant and its licenses."""
-    for domain in runtime.store.lookup("domains_by_tenant", (namespace, tenant)):
-        runtime.reconciler.enqueue(("Domain", namespace, domain.raw["metadata"]["name"]))
+def observe(memo: kopf.Memo, kind: str, event: kopf.RawEvent) -> None:
+    """Record a watch event in the store and decide every aggregate it affects."""
+    runtime_of(memo).engine.observe(kind, dict(event["object"]), deleted=event.get("type") == "DELETED")

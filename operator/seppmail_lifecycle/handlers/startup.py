@@ -1,4 +1,4 @@
-"""Operator start-up: the kopf settings, chosen deliberately, and the liveness probe."""
+"""The kopf settings, chosen deliberately, applied at start-up."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from typing import Any
 
 import kopf
 
-from seppmail_lifecycle import FINALIZER, GROUP, __version__
-from seppmail_lifecycle.runtime.operator_runtime import OperatorRuntime
+from seppmail_lifecycle import FINALIZER, GROUP
 
 REPORTING_COMPONENT = "seppmail-lifecycle"
 
@@ -45,38 +44,12 @@ def apply_settings(settings: kopf.OperatorSettings) -> None:
     settings.queueing.idle_timeout = 30.0
 
 
-def configure(settings: kopf.OperatorSettings, standalone: bool) -> None:
-    apply_settings(settings)
-    # One replica (Recreate) by default: peering needs its own CRD and is opt-in.
-    settings.peering.standalone = standalone
-
-
 @kopf.on.startup()  # type: ignore[untyped-decorator,unused-ignore]
-async def start_runtime(memo: kopf.Memo, **_: Any) -> None:
-    """Prime the store, catch up on everything overdue, start the workers and the scheduler."""
-    memo.runtime = await OperatorRuntime.start(memo.policy, memo.namespaces, memo.smtp)
-
-
-@kopf.on.cleanup()  # type: ignore[untyped-decorator,unused-ignore]
-async def stop_runtime(memo: kopf.Memo, **_: Any) -> None:
-    runtime = getattr(memo, "runtime", None)
-    if runtime is not None:
-        await runtime.stop()
-
-
-@kopf.on.probe(id="engine")  # type: ignore[untyped-decorator,unused-ignore]
-def engine_probe(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
-    """Liveness: fails when the reconciler or the event poster died; reports queues and counters."""
-    runtime: OperatorRuntime = memo.runtime
-    runtime.check_alive()
-    return {
-        "queued": len(runtime.reconciler.queue),
-        "timers": len(runtime.reconciler.scheduler),
-        "counters": runtime.reconciler.counters.snapshot(),
-    }
-
-
-@kopf.on.probe(id="version")  # type: ignore[untyped-decorator,unused-ignore]
-def version_probe(**_: Any) -> str:
-    """Part of the liveness endpoint's answer: which build is running."""
-    return __version__
+async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    """kopf's settings for this operator, set before its watches start."""
+    apply_settings(settings)
+    # Leadership is ours (a coordination.k8s.io Lease, runtime.leader), never kopf's peering.
+    settings.peering.standalone = True
+    # Our kinds are known: no cluster-wide watch of CRDs and namespaces, which a namespaced
+    # install (Roles only) may not read.
+    settings.scanning.disabled = True

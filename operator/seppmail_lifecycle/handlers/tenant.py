@@ -1,4 +1,4 @@
-"""Tenant events: the tenant's totals, and its domains (whose check needs the tenant)."""
+"""Tenant events: the tenant's totals and mails, and its domains (their check reads the tenant)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,9 @@ from typing import Any
 import kopf
 
 from seppmail_lifecycle import GROUP, VERSION
-from seppmail_lifecycle.handlers.observe import enqueue_tenant_domains, name_of, namespace_of, observe
+from seppmail_lifecycle.handlers.observe import observe
 
 
 @kopf.on.event(GROUP, VERSION, "tenants")
-def tenant_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
-    runtime, _entry = observe(memo, "Tenant", event)
-    namespace, name = namespace_of(event), name_of(event)
-    runtime.reconciler.enqueue(("Tenant", namespace, name))
-    enqueue_tenant_domains(runtime, namespace, name)
+async def tenant_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    observe(memo, "Tenant", event)

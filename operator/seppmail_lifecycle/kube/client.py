@@ -1,23 +1,25 @@
 """A thin async client for exactly the calls the operator makes.
 
 Status and metadata are written with JSON merge patches; every call names its kind by
-``KindInfo``, so one method serves all eight kinds.
+``KindInfo``, so one method serves all eight kinds. Every failure is a typed error from
+``kube.errors`` (NotFound, Conflict, AlreadyExists, Gone, ...), never an HTTP status code.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from kubernetes_asyncio import client, config
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from seppmail_lifecycle.api.kinds import KindInfo
+from seppmail_lifecycle.kube.errors import AlreadyExists, NotFound, api_errors
 
 MERGE_PATCH = "application/merge-patch+json"
 Body = dict[str, Any]
 
-__all__ = ["ApiException", "Body", "KubeClient"]
+__all__ = ["Body", "KubeClient"]
 
 
 class KubeClient:
@@ -41,69 +43,111 @@ class KubeClient:
     async def close(self) -> None:
         await self.api.close()
 
-    async def list_all(self, info: KindInfo) -> list[Body]:
+    async def list_objects(self, info: KindInfo, namespaces: Sequence[str] = ()) -> list[Body]:
+        """Every object of a kind: cluster-wide, or only in ``namespaces`` (exact names) for a
+        namespaced kind, so an install with Roles in those namespaces can read them."""
+        if not info.namespaced or not namespaces:
+            return await self._pages(
+                lambda **kw: self.custom.list_cluster_custom_object(info.group, info.version, info.plural, **kw)
+            )
+        items: list[Body] = []
+        for namespace in namespaces:
+            items += await self._pages(
+                lambda ns=namespace, **kw: self.custom.list_namespaced_custom_object(
+                    info.group, info.version, ns, info.plural, **kw
+                )
+            )
+        return items
+
+    @staticmethod
+    async def _pages(list_page: Any) -> list[Body]:
         items: list[Body] = []
         token: str | None = None
         while True:
             kwargs: dict[str, Any] = {"limit": 500}
             if token:
                 kwargs["_continue"] = token
-            page = await self.custom.list_cluster_custom_object(info.group, info.version, info.plural, **kwargs)
+            with api_errors():
+                page = await list_page(**kwargs)
             items.extend(page.get("items", []))
             token = page.get("metadata", {}).get("continue")
             if not token:
                 return items
 
+    async def get(self, info: KindInfo, namespace: str | None, name: str) -> Body:
+        with api_errors():
+            if info.namespaced:
+                result = await self.custom.get_namespaced_custom_object(
+                    info.group, info.version, namespace, info.plural, name
+                )
+            else:
+                result = await self.custom.get_cluster_custom_object(info.group, info.version, info.plural, name)
+        return dict(result)
+
     async def patch_status(self, info: KindInfo, namespace: str | None, name: str, patch: Body) -> Body:
-        if info.namespaced:
-            result = await self.custom.patch_namespaced_custom_object_status(
-                info.group, info.version, namespace, info.plural, name, patch, _content_type=MERGE_PATCH
-            )
-        else:
-            result = await self.custom.patch_cluster_custom_object_status(
-                info.group, info.version, info.plural, name, patch, _content_type=MERGE_PATCH
-            )
+        """A merge patch of the status; with ``metadata.resourceVersion`` in ``patch`` it applies
+        only to that version (else Conflict)."""
+        with api_errors():
+            if info.namespaced:
+                result = await self.custom.patch_namespaced_custom_object_status(
+                    info.group, info.version, namespace, info.plural, name, patch, _content_type=MERGE_PATCH
+                )
+            else:
+                result = await self.custom.patch_cluster_custom_object_status(
+                    info.group, info.version, info.plural, name, patch, _content_type=MERGE_PATCH
+                )
         return dict(result)
 
     async def patch(self, info: KindInfo, namespace: str | None, name: str, patch: Body) -> Body:
-        if info.namespaced:
-            result = await self.custom.patch_namespaced_custom_object(
-                info.group, info.version, namespace, info.plural, name, patch, _content_type=MERGE_PATCH
-            )
-        else:
-            result = await self.custom.patch_cluster_custom_object(
-                info.group, info.version, info.plural, name, patch, _content_type=MERGE_PATCH
-            )
+        with api_errors():
+            if info.namespaced:
+                result = await self.custom.patch_namespaced_custom_object(
+                    info.group, info.version, namespace, info.plural, name, patch, _content_type=MERGE_PATCH
+                )
+            else:
+                result = await self.custom.patch_cluster_custom_object(
+                    info.group, info.version, info.plural, name, patch, _content_type=MERGE_PATCH
+                )
         return dict(result)
 
     async def create(self, info: KindInfo, namespace: str, body: Body) -> Body:
-        result = await self.custom.create_namespaced_custom_object(
-            info.group, info.version, namespace, info.plural, body
-        )
+        with api_errors():
+            result = await self.custom.create_namespaced_custom_object(
+                info.group, info.version, namespace, info.plural, body
+            )
         return dict(result)
 
-    async def list_configmaps(self, label_selector: str) -> list[Body]:
-        result = await self.core.list_config_map_for_all_namespaces(label_selector=label_selector)
-        return [self.api.sanitize_for_serialization(item) for item in result.items]
+    async def list_configmaps(self, label_selector: str, namespaces: Sequence[str] = ()) -> list[Body]:
+        """The labelled ConfigMaps: cluster-wide, or only in ``namespaces`` (exact names)."""
+        with api_errors():
+            if not namespaces:
+                results = [await self.core.list_config_map_for_all_namespaces(label_selector=label_selector)]
+            else:
+                results = [
+                    await self.core.list_namespaced_config_map(namespace, label_selector=label_selector)
+                    for namespace in namespaces
+                ]
+        return [self.api.sanitize_for_serialization(item) for result in results for item in result.items]
 
     async def get_configmap(self, namespace: str, name: str) -> Body | None:
         try:
-            result = await self.core.read_namespaced_config_map(name, namespace)
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise
+            with api_errors():
+                result = await self.core.read_namespaced_config_map(name, namespace)
+        except NotFound:
+            return None
         found: Body = self.api.sanitize_for_serialization(result)
         return found
 
     async def create_configmap(self, namespace: str, body: Body) -> Body:
-        result = await self.core.create_namespaced_config_map(namespace, body)
+        with api_errors():
+            result = await self.core.create_namespaced_config_map(namespace, body)
         created: Body = self.api.sanitize_for_serialization(result)
         return created
 
     async def patch_configmap(self, namespace: str, name: str, patch: Body) -> Body:
         """A merge patch; with metadata.resourceVersion in ``patch`` it applies only to that version."""
-        result = await self.core.patch_namespaced_config_map(name, namespace, patch, _content_type=MERGE_PATCH)
+        with api_errors():
+            result = await self.core.patch_namespaced_config_map(name, namespace, patch, _content_type=MERGE_PATCH)
         patched: Body = self.api.sanitize_for_serialization(result)
         return patched
 
@@ -111,14 +155,16 @@ class KubeClient:
         """Create the ConfigMap, or replace its labels, owners and data if it exists."""
         try:
             return await self.create_configmap(namespace, body)
-        except ApiException as error:
-            if error.status != 409:
-                raise
-        return await self.patch_configmap(namespace, body["metadata"]["name"], body)
+        except AlreadyExists:
+            return await self.patch_configmap(namespace, body["metadata"]["name"], body)
 
     async def delete_configmap(self, namespace: str, name: str) -> None:
         try:
-            await self.core.delete_namespaced_config_map(name, namespace)
-        except ApiException as error:
-            if error.status != 404:
-                raise
+            with api_errors():
+                await self.core.delete_namespaced_config_map(name, namespace)
+        except NotFound:
+            pass
+
+    async def create_event(self, namespace: str, event: Body) -> None:
+        with api_errors():
+            await self.core.create_namespaced_event(namespace, event)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from seppmail_lifecycle.kube.client import KubeClient
@@ -21,8 +22,9 @@ COMPONENT = "seppmail-lifecycle"
 
 
 class EventRecorder:
-    def __init__(self, client: KubeClient, capacity: int = 10_000) -> None:
+    def __init__(self, client: KubeClient, clock: Callable[[], datetime], capacity: int = 10_000) -> None:
         self.client = client
+        self.clock = clock
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(capacity)
         self.posted = 0
         self.dropped = 0
@@ -30,7 +32,7 @@ class EventRecorder:
     def __call__(self, body: dict[str, Any], *, type: str, reason: str, message: str) -> None:
         metadata = body["metadata"]
         namespace = metadata.get("namespace") or "default"
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = self.clock().strftime("%Y-%m-%dT%H:%M:%SZ")
         event = {
             "apiVersion": "v1",
             "kind": "Event",
@@ -62,7 +64,7 @@ class EventRecorder:
         while True:
             event = await self.queue.get()
             try:
-                await self.client.core.create_namespaced_event(event["metadata"]["namespace"], event)
+                await self.client.create_event(event["metadata"]["namespace"], event)
                 self.posted += 1
             except Exception as error:
                 self.dropped += 1

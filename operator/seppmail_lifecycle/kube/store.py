@@ -15,6 +15,7 @@ from typing import Any
 
 from seppmail_lifecycle.api import KINDS_BY_NAME
 from seppmail_lifecycle.core.model import Obj
+from seppmail_lifecycle.kube.affinity import ThreadAffinity
 from seppmail_lifecycle.kube.convert import Body, InvalidObject, to_obj
 
 Key = tuple[str, str]  # (namespace or "", name)
@@ -46,6 +47,7 @@ INDEXES: dict[str, tuple[str, Callable[[Body], Any]]] = {
     "services_by_product": ("Service", lambda b: _spec(b, "product")),
     "domains_by_tenant": ("Domain", lambda b: (key_of(b)[0], _spec(b, "tenantRef", "name"))),
     "domains_by_name": ("Domain", lambda b: _spec(b, "domainName")),
+    "domains_by_namespace": ("Domain", lambda b: key_of(b)[0]),
     "deployrequests_by_namespace": ("DeployRequest", lambda b: key_of(b)[0]),
     "licenses_by_tenant": ("License", lambda b: (key_of(b)[0], _spec(b, "tenantRef", "name"))),
     "routing_by_domain": (
@@ -61,6 +63,7 @@ class Store:
         self.namespaces = tuple(namespaces)
         self._entries: dict[str, dict[Key, Entry]] = defaultdict(dict)
         self._index: dict[str, dict[Any, set[Key]]] = {name: defaultdict(set) for name in INDEXES}
+        self._affinity = ThreadAffinity("Store")  # written only from the event loop's thread
 
     def watches(self, body: Body) -> bool:
         namespace = body["metadata"].get("namespace")
@@ -70,6 +73,7 @@ class Store:
 
     def put(self, kind: str, body: Body) -> Entry | None:
         """Record an object; None when its namespace is not watched."""
+        self._affinity.check()
         if not self.watches(body):
             return None
         key = key_of(body)
@@ -88,6 +92,7 @@ class Store:
         return entry
 
     def delete(self, kind: str, body: Body) -> None:
+        self._affinity.check()
         key = key_of(body)
         self._unindex(kind, key)
         self._entries[kind].pop(key, None)

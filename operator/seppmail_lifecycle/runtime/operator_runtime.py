@@ -1,4 +1,5 @@
-"""The running operator's parts, wired together once at start-up and torn down at shutdown."""
+"""The running operator's parts, wired together once leadership is held, and torn down at
+shutdown (or at once, when the lease is lost)."""
 
 from __future__ import annotations
 
@@ -6,25 +7,52 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
+from seppmail_lifecycle.api import KINDS_BY_NAME
 from seppmail_lifecycle.api.policy import Policy
 from seppmail_lifecycle.backend.dns import DnsResolver
+from seppmail_lifecycle.backend.labels import ROUTING_SELECTOR
 from seppmail_lifecycle.backend.mail import SmtpSettings
 from seppmail_lifecycle.backend.routing_configmap import ConfigMapBackend
 from seppmail_lifecycle.kube.client import KubeClient
 from seppmail_lifecycle.kube.events import EventRecorder
-from seppmail_lifecycle.kube.store import Store
+from seppmail_lifecycle.kube.store import ROUTING, Store
+from seppmail_lifecycle.runtime.context import Context
+from seppmail_lifecycle.runtime.effects import ClusterEffects
+from seppmail_lifecycle.runtime.engine import Engine
+from seppmail_lifecycle.runtime.keys import Key, catch_up_keys
 from seppmail_lifecycle.runtime.mailer import Mailer
 from seppmail_lifecycle.runtime.metrics import Counters
-from seppmail_lifecycle.runtime.reconciler import Reconciler
+from seppmail_lifecycle.runtime.workqueue import WorkQueue
+from seppmail_lifecycle.runtime.writer import StatusWriter
 
 logger = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def exact_namespaces(patterns: Sequence[str]) -> list[str]:
+    """The namespaces to list one by one (so Roles in them suffice); empty: list cluster-wide
+    (every namespace, or glob patterns, which need the namespaces to be discovered)."""
+    if any(char in pattern for pattern in patterns for char in "*?["):
+        return []
+    return list(patterns)
+
+
+async def prime(client: KubeClient, store: Store) -> None:
+    """Fill the store with one LIST per kind before anything is decided, so no decision is taken
+    on a partial view (a service seen before its domain would look orphaned)."""
+    namespaces = exact_namespaces(store.namespaces)
+    for kind, info in KINDS_BY_NAME.items():
+        for body in await client.list_objects(info, namespaces):
+            store.put(kind, body)
+    for body in await client.list_configmaps(ROUTING_SELECTOR, namespaces):
+        store.put(ROUTING, body)
 
 
 def _report_death(task: asyncio.Task[None]) -> None:
@@ -35,38 +63,55 @@ def _report_death(task: asyncio.Task[None]) -> None:
 @dataclass
 class OperatorRuntime:
     client: KubeClient
-    store: Store
-    reconciler: Reconciler
+    engine: Engine
     events: EventRecorder
-    tasks: tuple[asyncio.Task[None], ...] = ()
+    counters: Counters
+    tasks: tuple[asyncio.Task[None], ...] = field(default=())
+
+    @property
+    def store(self) -> Store:
+        return self.engine.store
 
     @classmethod
     async def start(
         cls,
+        client: KubeClient,
         policy: Policy,
         namespaces: Sequence[str] = (),
         smtp: SmtpSettings | None = None,
         workers: int = 4,
         clock: Callable[[], datetime] = utc_now,
+        may_write: Callable[[], bool] = lambda: True,
     ) -> OperatorRuntime:
-        client = await KubeClient.connect()
+        """Prime the store, queue every aggregate (catching up on everything overdue), start the
+        workers, the deadline scheduler and the event poster."""
         store = Store(namespaces)
-        events = EventRecorder(client)
+        events = EventRecorder(client, clock)
         counters = Counters()
         resolver = DnsResolver(policy.dns.nameservers, policy.dns.timeout.total_seconds())
         mailer = Mailer(client, smtp, policy.mail, clock, counters)
-        reconciler = Reconciler(
-            client, store, ConfigMapBackend(client), policy, clock, events, resolver, mailer, counters
+        queue: WorkQueue[Key] = WorkQueue(clock)
+        ctx = Context(
+            store=store,
+            policy=policy,
+            clock=clock,
+            effects=ClusterEffects(ConfigMapBackend(client), resolver, mailer, counters),
+            writer=StatusWriter(client, store, events, counters, may_write),
+            post_event=events,
+            enqueue=queue.add,
+            wake_at=queue.add_after,
         )
         if smtp is None:
             logger.warning("no SMTP server configured (--smtp-host): notification mails are not sent")
-        await reconciler.prime()
-        counts = {kind: store.count(kind) for kind in ("Tenant", "Domain", "Service", "DeployRequest")}
-        logger.info("store primed: %s; catching up on everything overdue", counts)
-        reconciler.enqueue_everything()
-        runtime = cls(client, store, reconciler, events)
+        await prime(client, store)
+        counts = {kind: store.count(kind) for kind in KINDS_BY_NAME}
+        keys = catch_up_keys(store, [*KINDS_BY_NAME, ROUTING])
+        logger.info("store primed: %s; deciding %d aggregates (catching up on everything overdue)", counts, len(keys))
+        for key in keys:
+            queue.add(key)
+        runtime = cls(client, Engine(ctx, queue), events, counters)
         runtime.tasks = (
-            asyncio.create_task(reconciler.run(workers), name="seppmail-lifecycle-reconciler"),
+            asyncio.create_task(runtime.engine.run(workers), name="seppmail-lifecycle-engine"),
             asyncio.create_task(events.run(), name="seppmail-lifecycle-events"),
         )
         for task in runtime.tasks:
@@ -79,10 +124,23 @@ class OperatorRuntime:
             if task.done():
                 raise RuntimeError(f"{task.get_name()} has stopped")
 
-    async def stop(self) -> None:
+    def health(self) -> dict[str, Any]:
+        self.check_alive()
+        return {
+            "queued": len(self.engine.queue),
+            "timers": self.engine.queue.timers,
+            "objects": {kind: self.store.count(kind) for kind in KINDS_BY_NAME},
+            "counters": self.counters.snapshot(),
+        }
+
+    def halt(self) -> None:
+        """Stop acting now (the lease is lost): no decision or write starts after this returns."""
         for task in self.tasks:
+            task.remove_done_callback(_report_death)
             task.cancel()
+
+    async def stop(self) -> None:
+        self.halt()
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self.client.close()

@@ -1,16 +1,17 @@
 """Scenario tables over ``decide_domain``: the order lifecycle of a domain and its services.
 
-Each step decides, feeds the decided statuses back into the world and models the backend
-(``ApplyRouting`` sets the observed routing, ``RemoveRouting`` clears it), then advances ``now``.
-``settle`` does this until nothing moves at one instant and then checks that deciding once more
-is a no-op: every decision is idempotent.
+``reconcile`` runs one reconcile as the operator does: the core's own plan (``settle_domain``)
+driven by the core's driver, with its effects on an in-memory backend (``ApplyRouting`` sets the
+observed routing, ``RemoveRouting`` clears it) and resolver; then the decided statuses are
+written back into the world. ``settle`` reconciles until nothing moves at one instant and then
+checks that deciding once more is a no-op: every decision is idempotent.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ import pytest
 from seppmail_lifecycle.api.common import Condition, NextTransition
 from seppmail_lifecycle.api.states import OrderPhase as P
 from seppmail_lifecycle.core import conditions as c
+from seppmail_lifecycle.core.driver import Effect, LookUpDns, drive_sync, settle_domain
 from seppmail_lifecycle.core.ids import object_id
 from seppmail_lifecycle.core.model import DeployRequest, Service
 from seppmail_lifecycle.core.orders import (
@@ -40,6 +42,7 @@ from .builders import (
     DOMAIN_NAME,
     EXPEDITE,
     GINA,
+    NS,
     POLICY,
     T0,
     TENANT,
@@ -76,30 +79,86 @@ def zone_with_every_record(w: DomainWorld, now: datetime) -> DnsObservation:
 def decide(
     w: DomainWorld, now: datetime, zone: Callable[[DomainWorld, datetime], DnsObservation] = zone_with_every_record
 ) -> DomainOutcome:
-    """One reconcile round, as the shell does it: decide; look the DNS records up if due; decide again."""
+    """One decision with the DNS answers it asks for, before any routing effect is carried out."""
     outcome = decide_domain(w, POLICY, now)
     if dns_lookups_due(w, outcome, POLICY, now):
         outcome = decide_domain(replace(w, dns=zone(w, now)), POLICY, now)
     return outcome
 
 
-def apply(w: DomainWorld, outcome: DomainOutcome) -> DomainWorld:
-    """The world after the decided statuses are written and the backend has done its part."""
+def apply(w: DomainWorld, outcome: DomainOutcome, routing: Any = ...) -> DomainWorld:
+    """The world after the decided statuses are written and the backend holds ``routing`` (by
+    default: what the outcome asks for)."""
     d = w.domain
     if d is not None and outcome.domain is not None:
         d = replace(d, status=outcome.domain.status)
     decided = {s.name: s.status for s in outcome.services}
     services = tuple(replace(s, status=decided.get(s.name, s.status)) for s in w.services)
-    observed = w.routing
-    if isinstance(outcome.routing, ApplyRouting):
+    observed = w.routing if routing is ... else routing
+    if routing is ... and isinstance(outcome.routing, ApplyRouting):
         observed = outcome.routing.config
-    elif isinstance(outcome.routing, RemoveRouting):
+    elif routing is ... and isinstance(outcome.routing, RemoveRouting):
         observed = None
     return replace(w, domain=d, services=services, routing=observed)
 
 
-def moves(outcome: DomainOutcome) -> list[tuple[str, str | None, str, str]]:
+@dataclass(frozen=True)
+class Reconciled:
+    """One reconcile: the outcome written and the effects the plan asked for on the way."""
+
+    outcome: DomainOutcome
+    effects: tuple[Effect, ...]
+
+    @property
+    def routing(self) -> ApplyRouting | RemoveRouting | None:
+        """The routing change the reconcile carried out (the last, if several)."""
+        changes = [e for e in self.effects if isinstance(e, ApplyRouting | RemoveRouting)]
+        return changes[-1] if changes else None
+
+    @property
+    def domain(self) -> Decision[Any] | None:
+        return self.outcome.domain
+
+    @property
+    def services(self) -> tuple[Decision[Any], ...]:
+        return self.outcome.services
+
+    @property
+    def wake_at(self) -> datetime | None:
+        return self.outcome.wake_at
+
+    @property
+    def book_base_service(self) -> bool:
+        return self.outcome.book_base_service
+
+
+def reconcile(
+    w: DomainWorld, now: datetime, zone: Callable[[DomainWorld, datetime], DnsObservation] = zone_with_every_record
+) -> tuple[DomainWorld, Reconciled]:
+    """One reconcile as the operator runs it: the core's plan with effects on an in-memory
+    backend and resolver, then the writes."""
+    held = {"routing": w.routing}
+    effects: list[Effect] = []
+
+    def perform(effect: Effect) -> Any:
+        effects.append(effect)
+        if isinstance(effect, ApplyRouting):
+            held["routing"] = effect.config
+            return effect.config
+        if isinstance(effect, RemoveRouting):
+            held["routing"] = None
+            return None
+        assert isinstance(effect, LookUpDns)
+        return zone(w, now)
+
+    outcome = drive_sync(settle_domain(w, POLICY, now), perform)
+    return apply(w, outcome, held["routing"]), Reconciled(outcome, tuple(effects))
+
+
+def moves(outcome: DomainOutcome | Reconciled) -> list[tuple[str, str | None, str, str]]:
     """Every transition of an outcome as (object, from, to, reason)."""
+    if isinstance(outcome, Reconciled):
+        outcome = outcome.outcome
     decisions: list[Decision[Any]] = [*([outcome.domain] if outcome.domain else []), *outcome.services]
     return [(d.name, t.from_, t.to, t.reason) for d in decisions for t in d.transitions]
 
@@ -114,22 +173,22 @@ def assert_idempotent(w: DomainWorld, now: datetime) -> None:
     assert [d.status for d in again.services] == [s.status for s in w.services]
 
 
-def settle(w: DomainWorld, now: datetime) -> tuple[DomainWorld, list[DomainOutcome]]:
-    """Decide and apply at one instant until nothing moves, as the operator does."""
-    outcomes = []
-    for _ in range(6):
-        outcome = decide(w, now)
-        w = apply(w, outcome)
-        outcomes.append(outcome)
-        if not moves(outcome) and outcome.routing is None:
+def settle(w: DomainWorld, now: datetime) -> tuple[DomainWorld, list[Reconciled]]:
+    """Reconcile at one instant until nothing moves (the watch event of each write triggers the
+    next reconcile, as in the operator)."""
+    rounds = []
+    for _ in range(3):
+        w, reconciled = reconcile(w, now)
+        rounds.append(reconciled)
+        if not moves(reconciled) and not reconciled.effects:
             break
     else:
         pytest.fail("the decisions did not settle")
     assert_idempotent(w, now)
-    return w, outcomes
+    return w, rounds
 
 
-def all_moves(outcomes: list[DomainOutcome]) -> list[tuple[str, str | None, str, str]]:
+def all_moves(outcomes: list[Reconciled]) -> list[tuple[str, str | None, str, str]]:
     return [m for o in outcomes for m in moves(o)]
 
 
@@ -385,16 +444,20 @@ def test_a_deploy_request_deploys_what_it_lists_after_confirmation(
         assert set(phases(w).values()) == {P.CONFIRMED}
         assert all_moves(outcomes) == []
         return
-    # The domain and its services start in the same decision, and finish once the routing is observed.
+    # The domain and its services start together and, once the backend applied the routing in the
+    # same reconcile, finish: one write per object carries both transitions.
     assert moves(outcomes[0]) == [
         (DOMAIN, "confirmed", "provisioning", "DeploymentStarted"),
+        (DOMAIN, "provisioning", "provisioned", "Provisioned"),
         ("acme-base", "confirmed", "provisioning", "DeploymentStarted"),
+        ("acme-base", "provisioning", "provisioned", "Provisioned"),
         ("acme-sig", "confirmed", "provisioning", "DeploymentStarted"),
+        ("acme-sig", "provisioning", "provisioned", "Provisioned"),
     ]
     assert outcomes[0].domain is not None
     assert outcomes[0].domain.transitions[0].message == "Deployment started by DeployRequest 'deploy-1'."
     assert isinstance(outcomes[0].routing, ApplyRouting)
-    assert [m[2] for m in moves(outcomes[1])] == ["provisioned"] * 3
+    assert all_moves(outcomes[1:]) == []
     assert set(phases(w).values()) == {P.PROVISIONED}
 
 
@@ -497,7 +560,10 @@ def test_a_service_added_to_a_provisioned_domain_is_deployed_on_its_own(by_reque
         assert phases(w2)["acme-sig"] is P.CONFIRMED
         now = window
     w, outcomes = settle(w, now)
-    assert moves(outcomes[0]) == [("acme-sig", "confirmed", "provisioning", "DeploymentStarted")]
+    assert moves(outcomes[0]) == [
+        ("acme-sig", "confirmed", "provisioning", "DeploymentStarted"),
+        ("acme-sig", "provisioning", "provisioned", "Provisioned"),
+    ]
     assert isinstance(outcomes[0].routing, ApplyRouting)
     assert outcomes[0].routing.config.has_service("acme-sig")
     assert phases(w)["acme-sig"] is P.PROVISIONED
@@ -644,10 +710,12 @@ def test_a_cancelled_service_is_removed_not_before_the_delay(now: datetime, phas
     assert phases(w)["acme-sig"] is phase
     assert phases(w)[DOMAIN] is P.PROVISIONED
     if phase is P.DEPROVISIONED:
-        assert moves(outcomes[0]) == [("acme-sig", "cancelled", "deprovisioning", "RemovalStarted")]
+        assert moves(outcomes[0]) == [
+            ("acme-sig", "cancelled", "deprovisioning", "RemovalStarted"),
+            ("acme-sig", "deprovisioning", "deprovisioned", "Deprovisioned"),
+        ]
         assert isinstance(outcomes[0].routing, ApplyRouting)
         assert not outcomes[0].routing.config.has_service("acme-sig")
-        assert moves(outcomes[1]) == [("acme-sig", "deprovisioning", "deprovisioned", "Deprovisioned")]
         assert svc(w, "acme-sig").status.deprovisioned_at == now
         assert w.routing is not None
         assert not w.routing.has_service("acme-sig")
@@ -674,9 +742,8 @@ def test_a_cancelled_domain_is_removed_not_before_the_delay(now: datetime, domai
     w, outcomes = settle(w, now)
     assert set(phases(w).values()) == {domain_phase}
     if domain_phase is P.DEPROVISIONED:
-        assert outcomes[0].routing == RemoveRouting(DOMAIN)
-        assert {m[2] for m in moves(outcomes[0])} == {"deprovisioning"}
-        assert {m[2] for m in moves(outcomes[1])} == {"deprovisioned"}
+        assert outcomes[0].routing == RemoveRouting(DOMAIN, NS)
+        assert [m[2] for m in moves(outcomes[0])] == ["deprovisioning", "deprovisioned"] * 4
         assert w.routing is None
         assert w.domain is not None
         assert w.domain.status.deprovisioned_at == DUE

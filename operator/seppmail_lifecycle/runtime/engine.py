@@ -1,0 +1,63 @@
+"""The engine: watch events in, aggregate keys through the work queue to their reconciler.
+
+Handlers call ``observe`` (record the object, enqueue every aggregate it affects); workers take
+keys from the queue and run the kind's reconciler. A key that succeeds is forgotten (its retry
+backoff reset); one whose write met a newer version is decided again at once on the refreshed
+store; any other failure is contained to its key and retried with backoff, apart from its
+deadline (controller-runtime's Forget / AddRateLimited / AddAfter).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from seppmail_lifecycle.kube.store import Store
+from seppmail_lifecycle.runtime.context import Context
+from seppmail_lifecycle.runtime.keys import Key, affected_keys
+from seppmail_lifecycle.runtime.reconcilers import RECONCILERS, BackendFailure
+from seppmail_lifecycle.runtime.workqueue import WorkQueue
+from seppmail_lifecycle.runtime.writer import NotLeader, StaleObject
+
+logger = logging.getLogger(__name__)
+Body = dict[str, Any]
+
+
+class Engine:
+    def __init__(self, ctx: Context, queue: WorkQueue[Key]) -> None:
+        self.ctx = ctx
+        self.queue = queue
+
+    @property
+    def store(self) -> Store:
+        return self.ctx.store
+
+    def observe(self, kind: str, body: Body, deleted: bool = False) -> None:
+        """A watch event: record it in the store, decide every aggregate it affects."""
+        if deleted:
+            self.store.delete(kind, body)
+        elif self.store.put(kind, body) is None:
+            return  # a namespace this operator does not watch
+        for key in affected_keys(kind, body, self.store):
+            self.queue.add(key)
+
+    async def run(self, workers: int) -> None:
+        await self.queue.run(self.process, workers)
+
+    async def process(self, key: Key) -> None:
+        kind, namespace, name = key
+        try:
+            await RECONCILERS[kind](self.ctx, namespace, name)
+        except StaleObject as stale:
+            logger.debug("%s: %s; deciding again", key, stale)
+            self.queue.add(key)  # processing now: runs again right after, on the refreshed store
+        except NotLeader:
+            logger.debug("%s not reconciled: not the leader", key)
+        except BackendFailure as error:  # expected, and already a condition on the object
+            delay = self.queue.add_rate_limited(key)
+            logger.warning("backend failed for %s; retrying in %s: %s", key, delay, error)
+        except Exception as error:  # contained per key: one bad object never blocks the others
+            delay = self.queue.add_rate_limited(key)
+            logger.exception("reconciling %s failed; retrying in %s: %s", key, delay, error)
+        else:
+            self.queue.forget(key)

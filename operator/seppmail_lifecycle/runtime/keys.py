@@ -1,0 +1,86 @@
+"""Which aggregates an object's change affects: one answer for the watch handlers, the start-up
+catch-up and the re-decision after a conflict, so none of them can miss a dependency.
+
+A key names an aggregate the engine reconciles as a whole: ``("Domain", ns, name)`` a domain
+with all its services, ``("Tenant", ns, name)`` a tenant's totals, ``("License", ns, name)``,
+``("DeployRequest", ns, name)``, ``("Product", "", name)``, and ``("Mail", ns, tenant)`` the
+notification mails of a tenant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from seppmail_lifecycle import GROUP
+from seppmail_lifecycle.kube.store import ROUTING, Store, key_of
+
+Key = tuple[str, str, str]
+Body = dict[str, Any]
+MAIL = "Mail"
+"""The aggregate of a tenant's notification mails (keyed by the tenant's name)."""
+DOMAIN_OBJECT_ANNOTATION = f"{GROUP}/domain-object"
+
+
+def _ref(body: Body, field: str) -> str | None:
+    ref = ((body.get("spec") or {}).get(field) or {}).get("name")
+    return ref if isinstance(ref, str) and ref else None
+
+
+def _tenant_keys(store: Store, namespace: str, tenant: str) -> list[Key]:
+    """A tenant's totals, its mails and every one of its domains (their decisions read the tenant
+    and its licenses)."""
+    keys: list[Key] = [("Tenant", namespace, tenant), (MAIL, namespace, tenant)]
+    for domain in store.lookup("domains_by_tenant", (namespace, tenant)):
+        keys.append(("Domain", namespace, domain.raw["metadata"]["name"]))
+    return keys
+
+
+def affected_keys(kind: str, body: Body, store: Store) -> list[Key]:
+    """The aggregates to decide again when ``body`` (of ``kind``) was added, changed or deleted;
+    each once, in a stable order."""
+    namespace, name = key_of(body)
+    keys: list[Key] = []
+    if kind == "Domain":
+        keys.append(("Domain", namespace, name))
+        if tenant := _ref(body, "tenantRef"):
+            keys += [("Tenant", namespace, tenant), (MAIL, namespace, tenant)]
+        # A claim given up or taken on a domain name changes what the other claimants may do.
+        domain_name = (body.get("spec") or {}).get("domainName")
+        for claim in store.lookup("domains_by_name", domain_name):
+            keys.append(("Domain", *key_of(claim.raw)))
+    elif kind == "Service":
+        if domain := _ref(body, "domainRef"):
+            keys.append(("Domain", namespace, domain))
+            domain_entry = store.get("Domain", namespace, domain)
+            if domain_entry is not None and (tenant := _ref(domain_entry.raw, "tenantRef")):
+                keys.append(("Tenant", namespace, tenant))
+    elif kind == "Tenant":
+        keys += _tenant_keys(store, namespace, name)
+    elif kind == "License":
+        keys.append(("License", namespace, name))
+        if tenant := _ref(body, "tenantRef"):
+            # A period change blocks or unblocks the tenant's domains, services and console.
+            keys += _tenant_keys(store, namespace, tenant)
+    elif kind == "Product":
+        keys.append(("Product", "", name))
+        for service in store.lookup("services_by_product", name):
+            if domain := _ref(service.raw, "domainRef"):
+                keys.append(("Domain", key_of(service.raw)[0], domain))
+    elif kind == "DeployRequest":
+        keys.append(("DeployRequest", namespace, name))
+    elif kind == ROUTING:
+        domain_object = (body["metadata"].get("annotations") or {}).get(DOMAIN_OBJECT_ANNOTATION)
+        if domain_object:
+            keys.append(("Domain", namespace, domain_object))
+    return list(dict.fromkeys(keys))
+
+
+def catch_up_keys(store: Store, kinds: Iterable[str]) -> list[Key]:
+    """Every aggregate the store's objects affect: after a start (or a takeover) each is decided
+    once, which carries out everything that fell due meanwhile."""
+    keys: dict[Key, None] = {}
+    for kind in kinds:
+        for entry in store.all(kind):
+            keys.update(dict.fromkeys(affected_keys(kind, entry.raw, store)))
+    return list(keys)

@@ -1,0 +1,42 @@
+"""The license aggregate: its period, reminders and deadlines; the tenant's purge when due."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from seppmail_lifecycle.core.driver import Effect, PurgeTenant, drive, settle_license
+from seppmail_lifecycle.core.model import License
+from seppmail_lifecycle.runtime.context import Context
+
+
+async def reconcile_license(ctx: Context, namespace: str, name: str) -> None:
+    entry = ctx.store.get("License", namespace, name)
+    if entry is None:
+        return
+    now = ctx.clock()
+    if entry.obj is None:
+        await ctx.writer.write_invalid("License", entry, now)
+        return
+    license: License = entry.obj
+    tenant_entry = ctx.store.get("Tenant", namespace, license.spec.tenant_ref.name)
+    others = [
+        other
+        for other in ctx.store.objects("licenses_by_tenant", (namespace, license.spec.tenant_ref.name))
+        if other.name != name
+    ]
+
+    async def perform(effect: Effect) -> Any:
+        observed = await ctx.effects.perform(effect)
+        if isinstance(effect, PurgeTenant):
+            ctx.post_event(
+                entry.raw,
+                type="Warning",
+                reason="TenantPurged",
+                message=f"Deleted every backend object of tenant {effect.tenant!r} ({observed}) for good.",
+            )
+        return observed
+
+    plan = settle_license(license, tenant_entry.obj if tenant_entry else None, others, ctx.policy, now)
+    decided = await drive(plan, perform)
+    await ctx.writer.write_status("License", entry, decided.decision.status, decided.decision.transitions)
+    ctx.wake_at(("License", namespace, name), decided.wake_at)

@@ -1,0 +1,161 @@
+"""Writing what the core decided: statuses, finalizers and the objects the operator books.
+
+Every write is conditional on the resourceVersion the decision was based on, so a decision taken
+on a stale read can never undo a newer change: the API server answers Conflict, the writer
+refreshes the object from the server and raises ``StaleObject``, and the engine decides again.
+A status is written only when it differs from the stored one: one API write per transition,
+none when nothing changed. Each written transition is one INFO log line and one Event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from seppmail_lifecycle import FINALIZER
+from seppmail_lifecycle.api import KINDS_BY_NAME
+from seppmail_lifecycle.api.common import StatusBase
+from seppmail_lifecycle.core.conditions import Transition, invalid_spec_status
+from seppmail_lifecycle.kube.client import KubeClient
+from seppmail_lifecycle.kube.convert import merge_patch, normalized_status, status_body
+from seppmail_lifecycle.kube.errors import AlreadyExists, Conflict, NotFound
+from seppmail_lifecycle.kube.store import Entry, Store, key_of
+from seppmail_lifecycle.runtime.metrics import Counters
+
+logger = logging.getLogger(__name__)
+Body = dict[str, Any]
+
+
+class StaleObject(Exception):
+    """The object changed since it was read; the store now holds the new version: decide again."""
+
+
+class NotLeader(Exception):
+    """This replica may not write: it does not hold the leader lease (any more)."""
+
+
+class EventSink(Protocol):
+    def __call__(self, body: Body, *, type: str, reason: str, message: str) -> None: ...
+
+
+def transition_message(transition: Transition) -> str:
+    arrow = f"{transition.from_} -> {transition.to}: " if transition.from_ != transition.to else ""
+    return f"{arrow}{transition.message}"[:1024]
+
+
+class StatusWriter:
+    def __init__(
+        self,
+        client: KubeClient,
+        store: Store,
+        post_event: EventSink,
+        counters: Counters,
+        may_write: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.post_event = post_event
+        self.counters = counters
+        self.may_write = may_write
+
+    def _fence(self) -> None:
+        # Checked before every write: a replica whose lease ran out stops acting at once.
+        if not self.may_write():
+            raise NotLeader("this replica does not hold the leader lease")
+
+    def _written(self, kind: str, verb: str, result: Body) -> None:
+        self.counters.inc("api_writes_total", kind=kind, verb=verb)
+        self.store.put(kind, result)
+
+    async def _refresh(self, kind: str, entry: Entry) -> StaleObject:
+        """Re-read an object a write conflicted on; the store gets the server's version."""
+        namespace, name = key_of(entry.raw)
+        try:
+            fresh = await self.client.get(KINDS_BY_NAME[kind], namespace or None, name)
+        except NotFound:
+            self.store.delete(kind, entry.raw)
+        else:
+            self.store.put(kind, fresh)
+        return StaleObject(f"{kind} {namespace}/{name} changed since it was read")
+
+    async def write_status(
+        self, kind: str, entry: Entry, status: BaseModel, transitions: Sequence[Transition] = ()
+    ) -> bool:
+        """Patch the status if it changed; True if it was written."""
+        info = KINDS_BY_NAME[kind]
+        new = status_body(status)
+        if new == normalized_status(info, entry.raw):
+            return False
+        self._fence()
+        metadata = entry.raw["metadata"]
+        patch = {
+            "metadata": {"resourceVersion": metadata["resourceVersion"]},
+            "status": merge_patch(entry.raw.get("status") or {}, new),
+        }
+        try:
+            result = await self.client.patch_status(info, metadata.get("namespace"), metadata["name"], patch)
+        except NotFound:  # deleted meanwhile: its DELETED event updates the store
+            return False
+        except Conflict:
+            raise await self._refresh(kind, entry) from None
+        self._written(kind, "patch-status", result)
+        for transition in transitions:
+            logger.info(
+                "%s %s/%s %s (%s)",
+                kind,
+                metadata.get("namespace") or "-",
+                metadata["name"],
+                transition_message(transition),
+                transition.reason,
+            )
+            self.post_event(
+                result,
+                type="Warning" if transition.warning else "Normal",
+                reason=transition.reason,
+                message=transition_message(transition),
+            )
+        return True
+
+    async def write_invalid(self, kind: str, entry: Entry, now: datetime) -> None:
+        """Say on the object why its spec cannot be read (it is not decided until fixed)."""
+        info = KINDS_BY_NAME[kind]
+        current = info.status.model_validate(entry.raw.get("status") or {})
+        assert isinstance(current, StatusBase)
+        generation = int(entry.raw["metadata"].get("generation", 1))
+        await self.write_status(kind, entry, invalid_spec_status(current, generation, entry.error or "", now))
+
+    async def set_finalizer(self, kind: str, entry: Entry, hold: bool) -> None:
+        """Hold the object with our finalizer, or release it; nothing when it already is so."""
+        metadata = entry.raw["metadata"]
+        finalizers: list[str] = list(metadata.get("finalizers") or [])
+        if (FINALIZER in finalizers) == hold:
+            return
+        self._fence()
+        if hold:
+            finalizers.append(FINALIZER)
+        else:
+            finalizers.remove(FINALIZER)
+        patch = {"metadata": {"finalizers": finalizers, "resourceVersion": metadata["resourceVersion"]}}
+        try:
+            result = await self.client.patch(KINDS_BY_NAME[kind], metadata.get("namespace"), metadata["name"], patch)
+        except NotFound:
+            return
+        except Conflict:
+            raise await self._refresh(kind, entry) from None
+        self._written(kind, "patch", result)
+        if result["metadata"].get("deletionTimestamp") and not result["metadata"].get("finalizers"):
+            self.store.delete(kind, result)  # the last finalizer released: the server removed it
+
+    async def create(self, kind: str, namespace: str, body: Body) -> Body | None:
+        """Create an object the operator owns; None if it exists already (an earlier attempt)."""
+        self._fence()
+        try:
+            created = await self.client.create(KINDS_BY_NAME[kind], namespace, body)
+        except AlreadyExists:
+            return None
+        self._written(kind, "create", created)
+        return created
