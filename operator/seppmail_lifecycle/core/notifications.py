@@ -62,7 +62,9 @@ def recipients(tenant: Tenant) -> tuple[str, ...]:
 
 
 def domain_notifications(domain: Domain, tenant: Tenant, services: Sequence[Service]) -> list[Notification]:
-    """One mail per pending partner action while provisioning, one when provisioning completed."""
+    """One mail per pending partner action while provisioning, one when provisioning completed:
+    the domain provisioned and none of its services still provisioning (they follow the domain
+    in the same reconcile; the mail lists them all, whichever status write is seen first)."""
     status = domain.status
     to = recipients(tenant)
     out: list[Notification] = []
@@ -83,7 +85,7 @@ def domain_notifications(domain: Domain, tenant: Tenant, services: Sequence[Serv
                     },
                 )
             )
-    if status.phase is P.PROVISIONED:
+    if status.phase is P.PROVISIONED and not any(s.status.phase is P.PROVISIONING for s in services):
         booked = tuple(sorted(s.spec.product for s in services if s.status.phase is P.PROVISIONED))
         out.append(
             Notification(

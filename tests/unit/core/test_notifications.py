@@ -50,6 +50,19 @@ def test_one_completion_mail_once_provisioned_listing_the_provisioned_services()
     assert mail.params["services"] == ("sig-only",)
 
 
+def test_the_completion_mail_waits_for_services_still_provisioning() -> None:
+    # The domain's status write can be seen before its services' (written right after it, in the
+    # same reconcile): the mail must not go out listing fewer services than were deployed.
+    d = domain(status=DomainStatus(phase=P.PROVISIONED))
+    services = [
+        with_status(service("acme-base", "base"), phase=P.PROVISIONED),
+        with_status(service("acme-sig", "sig-only"), phase=P.PROVISIONING),
+    ]
+    assert domain_notifications(d, tenant(), services) == []
+    settled = [services[0], with_status(services[1], phase=P.PROVISIONED)]
+    assert domain_notifications(d, tenant(), settled)[0].params["services"] == ("base", "sig-only")
+
+
 @pytest.mark.parametrize("phase", [P.ORDERED, P.CONFIRMED, P.CANCELLED, P.DEPROVISIONED])
 def test_no_mail_in_other_phases(phase: P) -> None:
     d = domain(status=DomainStatus(phase=phase, pending_actions=[ACTION]))

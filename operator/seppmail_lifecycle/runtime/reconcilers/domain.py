@@ -108,15 +108,15 @@ async def reconcile_domain(ctx: Context, namespace: str, name: str) -> None:
 
 
 async def write_domain_outcome(ctx: Context, world: DomainWorld, outcome: DomainOutcome) -> bool:
-    """Write the statuses and finalizers that changed, book the base service; True if the
-    domain's own status was written."""
+    """Write the statuses and finalizers that changed, book the base service; True if a status
+    was written."""
     namespace = world.namespace
     written = False
     if outcome.domain is not None and world.domain is not None:
         written = await _write_order(ctx, "Domain", namespace, outcome.domain, world.domain.meta.deleted is not None)
     deleted = {s.name: s.meta.deleted is not None for s in world.services}
     for decision in outcome.services:
-        await _write_order(ctx, "Service", namespace, decision, deleted[decision.name])
+        written = await _write_order(ctx, "Service", namespace, decision, deleted[decision.name]) or written
     if outcome.book_base_service and world.domain is not None:
         await book_base_service(ctx, world.domain)
     return written
