@@ -1,4 +1,5 @@
-"""The Helm chart: it lints and renders (CRDs through the crds/ symlink, one Recreate replica,
+"""The Helm chart: it lints and renders (CRDs through the crds/ symlink, two replicas with leader
+election and a PodDisruptionBudget, Roles for exact watched namespaces,
 the policy ConfigMap the operator accepts), and, installed on the real control plane with the
 real helm binary, its RBAC lets each role do exactly what it should in a partner namespace.
 
@@ -25,19 +26,14 @@ from seppmail_lifecycle.api import ALL_KINDS
 from seppmail_lifecycle.api.policy import Policy
 from seppmail_lifecycle.devcluster.binaries import ensure_helm
 from seppmail_lifecycle.devcluster.controlplane import ControlPlane
-from tests.conftest import CRD_DIR, ROOT
+from tests.conftest import CRD_DIR
+from tests.helm import CHART, KUBE_VERSION, RELEASE, SYSTEM_NAMESPACE, Docs, Helm
 from tests.manifests import VALID
 
 pytestmark = pytest.mark.e2e
 
-CHART = ROOT / "charts" / "seppmail-lifecycle"
-RELEASE = "seppmail-lifecycle"
-SYSTEM_NAMESPACE = "seppmail-system"
 OPERATOR_SA = f"system:serviceaccount:{SYSTEM_NAMESPACE}:{RELEASE}"
 GROUP = "lifecycle.seppmail.cloud"
-# `helm template` without a cluster assumes the Kubernetes version compiled into helm (v1.20 for a
-# plain `go install` build), which the chart's kubeVersion (>=1.30) refuses.
-KUBE_VERSION = "1.34.0"
 EVENTUALLY_SECONDS = 60.0
 
 # The groups bound in the partner namespace by the installed release.
@@ -49,35 +45,8 @@ GROUPS = {
     "platform-support": "seppmail-platform-support",
 }
 
-Docs = list[dict[str, Any]]
-
 
 # ----------------------------------------------------------------------------- helpers
-
-
-class Helm:
-    """The real helm binary, isolated from the user's helm and kube configuration."""
-
-    def __init__(self, binary: Path, home: Path) -> None:
-        self.binary = binary
-        self.env = {key: value for key, value in os.environ.items() if key != "KUBECONFIG"}
-        for name in ("CACHE", "CONFIG", "DATA"):
-            self.env[f"HELM_{name}_HOME"] = str(home / name.lower())
-        self.env["KUBECACHEDIR"] = str(home / "kube-cache")
-
-    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [str(self.binary), *args], env=self.env, capture_output=True, text=True, timeout=180, check=False
-        )
-        if check and result.returncode != 0:
-            pytest.fail(f"helm {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
-        return result
-
-    def template(self, *args: str) -> Docs:
-        out = self(
-            "template", RELEASE, str(CHART), "--namespace", SYSTEM_NAMESPACE, "--kube-version", KUBE_VERSION, *args
-        )
-        return [doc for doc in yaml.safe_load_all(out.stdout) if doc]
 
 
 def find(docs: Docs, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
@@ -222,11 +191,11 @@ def test_template_renders_the_crds_through_the_symlink(rendered: Docs) -> None:
         assert doc == yaml.safe_load((CRD_DIR / f"{name}.yaml").read_text()), name
 
 
-def test_deployment_is_one_recreated_standalone_replica(rendered: Docs) -> None:
+def test_deployment_runs_two_replicas_with_leader_election(rendered: Docs) -> None:
     deployment = find(rendered, "Deployment", RELEASE, SYSTEM_NAMESPACE)
     spec = deployment["spec"]
-    assert spec["replicas"] == 1
-    assert spec["strategy"] == {"type": "Recreate"}
+    assert spec["replicas"] == 2
+    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
     pod = spec["template"]["spec"]
     assert pod["serviceAccountName"] == RELEASE
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -238,6 +207,22 @@ def test_deployment_is_one_recreated_standalone_replica(rendered: Docs) -> None:
         "--log-format=json",
         "--liveness=http://0.0.0.0:8080/healthz",
         "--policy=/etc/seppmail-lifecycle/policy.yaml",
+        "--leader-elect",
+        f"--leader-elect-id={RELEASE}",
+        f"--leader-elect-namespace={SYSTEM_NAMESPACE}",
+        "--leader-elect-lease-duration=15s",
+        "--leader-elect-renew-deadline=10s",
+        "--leader-elect-retry-period=2s",
+    ]
+    env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in container["env"]}
+    assert env["POD_NAME"] == "metadata.name"
+    assert env["POD_NAMESPACE"] == "metadata.namespace"
+    pdb = find(rendered, "PodDisruptionBudget", RELEASE, SYSTEM_NAMESPACE)
+    assert pdb["spec"]["minAvailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"] == spec["selector"]["matchLabels"]
+    lease_role = find(rendered, "Role", f"{RELEASE}-leader-election", SYSTEM_NAMESPACE)
+    assert lease_role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"]}
     ]
     for probe in ("livenessProbe", "readinessProbe"):
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
@@ -251,6 +236,76 @@ def test_deployment_is_one_recreated_standalone_replica(rendered: Docs) -> None:
     volumes = {volume["name"]: volume for volume in pod["volumes"]}
     assert volumes["policy"]["configMap"]["name"] == f"{RELEASE}-policy"
     assert "priorityClassName" not in pod
+
+
+def test_without_leader_election_one_replica_is_recreated(helm: Helm) -> None:
+    docs = helm.template("--set", "leaderElection.enabled=false")
+    spec = find(docs, "Deployment", RELEASE)["spec"]
+    assert spec["replicas"] == 1
+    assert spec["strategy"] == {"type": "Recreate"}
+    assert not any(arg.startswith("--leader-elect") for arg in spec["template"]["spec"]["containers"][0]["args"])
+    assert not [d for d in docs if d["kind"] == "PodDisruptionBudget"]
+    assert not [d for d in docs if d["metadata"]["name"] == f"{RELEASE}-leader-election"]
+
+
+def test_leader_election_settings_and_its_role_only_in_the_release_namespace(helm: Helm, rendered: Docs) -> None:
+    binding = find(rendered, "RoleBinding", f"{RELEASE}-leader-election", SYSTEM_NAMESPACE)
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": f"{RELEASE}-leader-election",
+    }
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": RELEASE, "namespace": SYSTEM_NAMESPACE}]
+    for doc in rendered:  # leases only through that Role: no ClusterRole, no other namespace
+        if doc["kind"] in ("ClusterRole", "Role") and doc["metadata"]["name"] != f"{RELEASE}-leader-election":
+            assert not [r for r in doc.get("rules", []) if "coordination.k8s.io" in r["apiGroups"]], doc["metadata"]
+    args = find(rendered, "Deployment", RELEASE)["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert not any(arg.startswith("--peering") for arg in args), "leadership is the Lease, never kopf peering"
+
+    out = helm(
+        "template", RELEASE, str(CHART), "--namespace", "ops", "--kube-version", KUBE_VERSION,
+        "--set", "replicaCount=3", "--set", "leaderElection.leaseName=shard-a",
+        "--set", "leaderElection.leaseDuration=1m", "--set", "leaderElection.renewDeadline=40s",
+        "--set", "leaderElection.retryPeriod=500ms",
+    )  # fmt: skip
+    docs = [doc for doc in yaml.safe_load_all(out.stdout) if doc]
+    deployment = find(docs, "Deployment", RELEASE, "ops")
+    assert deployment["spec"]["replicas"] == 3
+    assert [a for a in deployment["spec"]["template"]["spec"]["containers"][0]["args"] if "leader" in a] == [
+        "--leader-elect",
+        "--leader-elect-id=shard-a",
+        "--leader-elect-namespace=ops",
+        "--leader-elect-lease-duration=1m",
+        "--leader-elect-renew-deadline=40s",
+        "--leader-elect-retry-period=500ms",
+    ]
+    find(docs, "Role", f"{RELEASE}-leader-election", "ops")
+    assert find(docs, "PodDisruptionBudget", RELEASE, "ops")["spec"]["minAvailable"] == 1
+
+    single = helm.template("--set", "replicaCount=1")
+    assert find(single, "Deployment", RELEASE)["spec"]["replicas"] == 1
+    assert not [d for d in single if d["kind"] == "PodDisruptionBudget"], "a PDB of one pod blocks every drain"
+
+    for bad in ("leaderElection.leaseDuration=15 seconds", "leaderElection.renew=10s", "replicaCount=0"):
+        refused = helm("template", RELEASE, str(CHART), "--kube-version", KUBE_VERSION, "--set", bad, check=False)
+        assert refused.returncode != 0, bad
+        assert bad.split(".")[-1].split("=")[0] in refused.stderr, refused.stderr
+
+
+def test_exact_watch_namespaces_get_roles_not_cluster_wide_read(helm: Helm) -> None:
+    docs = helm.template("--set", "watchNamespaces={partner-a,partner-b}")
+    assert not [d for d in docs if d["kind"] == "ClusterRole" and d["metadata"]["name"] == f"{RELEASE}-operator"]
+    for namespace in ("partner-a", "partner-b"):
+        role = find(docs, "Role", f"{RELEASE}-operator", namespace)
+        assert {"tenants", "domains", "services", "licenses"} <= set(role["rules"][0]["resources"])
+        binding = find(docs, "RoleBinding", f"{RELEASE}-operator", namespace)
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": RELEASE, "namespace": SYSTEM_NAMESPACE}]
+    catalogue = find(docs, "ClusterRole", f"{RELEASE}-operator-catalogue")
+    assert [rule["resources"] for rule in catalogue["rules"]] == [["products"], ["products/status"]]
+    # A glob pattern needs the namespaces discovered: cluster-wide read again.
+    globbed = helm.template("--set", "watchNamespaces={partner-*}")
+    cluster = find(globbed, "ClusterRole", f"{RELEASE}-operator")
+    assert any(rule["resources"] == ["namespaces"] for rule in cluster["rules"])
 
 
 def test_watch_namespaces_replace_all_namespaces(helm: Helm) -> None:
@@ -365,14 +420,25 @@ def test_rbac_create_false_renders_no_rbac(helm: Helm) -> None:
 def test_install_creates_the_objects(installed: ControlPlane, partner_namespace: str) -> None:
     plane = installed
     deployment = json.loads(plane.kubectl("get", "deployment", RELEASE, "-n", SYSTEM_NAMESPACE, "-o", "json").stdout)
-    assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    pdb = json.loads(plane.kubectl("get", "poddisruptionbudget", RELEASE, "-n", SYSTEM_NAMESPACE, "-o", "json").stdout)
+    assert pdb["spec"]["minAvailable"] == 1
+    plane.kubectl("get", "role,rolebinding", f"{RELEASE}-leader-election", "-n", SYSTEM_NAMESPACE)
     plane.kubectl("get", "serviceaccount", RELEASE, "-n", SYSTEM_NAMESPACE)
     plane.kubectl("get", "configmap", f"{RELEASE}-policy", "-n", SYSTEM_NAMESPACE)
     roles = plane.kubectl("get", "clusterroles", "-l", f"app.kubernetes.io/instance={RELEASE}", "-o", "name")
     assert sorted(roles.stdout.split()) == sorted(
         f"clusterrole.rbac.authorization.k8s.io/{RELEASE}-{role}"
-        for role in ("operator", "sales", "support", "tech", "platform-support", "catalogue-reader")
+        for role in (
+            "operator",
+            "operator-catalogue",
+            "sales",
+            "support",
+            "tech",
+            "platform-support",
+            "catalogue-reader",
+        )
     )
     bindings = plane.kubectl("get", "rolebindings", "-n", partner_namespace, "-o", "name").stdout.split()
     assert sorted(bindings) == sorted(
@@ -490,8 +556,15 @@ OPERATOR_MATRIX: list[tuple[str, str, tuple[str, ...], bool]] = [
     ("delete", "configmaps", ("-A",), True),
     ("create", "events", ("-A",), True),
     ("create", "events.events.k8s.io", ("-A",), True),
-    ("watch", "customresourcedefinitions.apiextensions.k8s.io", (), True),
-    ("list", "namespaces", (), True),
+    # Our kinds are known (no kopf scanning): no CRD or namespace reads without glob patterns.
+    ("watch", "customresourcedefinitions.apiextensions.k8s.io", (), False),
+    ("list", "namespaces", (), False),
+    ("get", "leases.coordination.k8s.io", ("-n", SYSTEM_NAMESPACE), True),
+    ("update", "leases.coordination.k8s.io", ("-n", SYSTEM_NAMESPACE), True),
+    ("create", "leases.coordination.k8s.io", ("-n", SYSTEM_NAMESPACE), True),
+    ("update", "leases.coordination.k8s.io", ("-n", "default"), False),
+    ("create", "leases.coordination.k8s.io", ("-A",), False),
+    ("delete", "leases.coordination.k8s.io", ("-n", SYSTEM_NAMESPACE), False),
     ("delete", "namespaces", (), False),
     ("get", "secrets", ("-A",), False),
     ("list", "secrets", ("-n", SYSTEM_NAMESPACE), False),

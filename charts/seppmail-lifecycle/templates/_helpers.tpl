@@ -55,3 +55,52 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "seppmail-lifecycle.policy" -}}
 {{- if .Values.policy }}{{ toYaml .Values.policy }}{{ else }}{}{{ end }}
 {{- end }}
+
+{{/* "true" when a watched namespace is a glob pattern: then namespaces must be discovered, which
+needs cluster-wide read; exact names are listed one by one and need only Roles in them. */}}
+{{- define "seppmail-lifecycle.watchesGlobs" -}}
+{{- range .Values.watchNamespaces }}{{ if regexMatch "[*?\\[]" . }}true{{ end }}{{ end }}
+{{- end }}
+
+{{/* The operator's rules on namespaced objects: in a ClusterRole for every namespace, or in a
+Role per watched namespace. */}}
+{{- define "seppmail-lifecycle.operatorNamespacedRules" -}}
+# Watch every namespaced kind of the API.
+- apiGroups: ["lifecycle.seppmail.cloud"]
+  resources: [tenants, domains, services, contracts, invoices, licenses, deployrequests]
+  verbs: [get, list, watch]
+# Write status (conditions, phases, IDs, history).
+- apiGroups: ["lifecycle.seppmail.cloud"]
+  resources:
+    - tenants/status
+    - domains/status
+    - services/status
+    - contracts/status
+    - invoices/status
+    - licenses/status
+    - deployrequests/status
+  verbs: [patch, update]
+# Finalizers (RBAC cannot narrow a patch to metadata.finalizers) on the kinds it holds.
+- apiGroups: ["lifecycle.seppmail.cloud"]
+  resources: [services, domains, deployrequests, invoices]
+  verbs: [patch, update]
+# The base service a Domain without one gets (owned by the Domain).
+- apiGroups: ["lifecycle.seppmail.cloud"]
+  resources: [services]
+  verbs: [create]
+# Invoices for a contract's next period (owned by the Contract).
+- apiGroups: ["lifecycle.seppmail.cloud"]
+  resources: [invoices]
+  verbs: [create, delete]
+# Routing config ConfigMaps owned by Domains (the mail gateways read them), mail ledgers; purge.
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [get, list, watch, create, update, patch, delete]
+# Events on transitions (kopf posts core/v1 events; events.k8s.io for newer clients).
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create, patch]
+- apiGroups: ["events.k8s.io"]
+  resources: [events]
+  verbs: [create, patch]
+{{- end }}

@@ -45,11 +45,12 @@ def apply_settings(settings: kopf.OperatorSettings) -> None:
 
 
 @kopf.on.startup()  # type: ignore[untyped-decorator,unused-ignore]
-async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """kopf's settings for this operator, set before its watches start."""
     apply_settings(settings)
     # Leadership is ours (a coordination.k8s.io Lease, runtime.leader), never kopf's peering.
     settings.peering.standalone = True
     # Our kinds are known: no cluster-wide watch of CRDs and namespaces, which a namespaced
-    # install (Roles only) may not read.
-    settings.scanning.disabled = True
+    # install (Roles only) may not read. Glob patterns need the namespaces scanned.
+    namespaces: tuple[str, ...] = memo.runtime.store.namespaces
+    settings.scanning.disabled = not any(char in ns for ns in namespaces for char in "*?[")
