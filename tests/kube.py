@@ -70,3 +70,16 @@ def events_for(plane: ControlPlane, namespace: str, name: str) -> list[Body]:
     )
     found: list[Body] = json.loads(result.stdout)["items"]
     return found
+
+
+def all_phases(plane: ControlPlane, namespace: str, resource: str) -> dict[str, str | None]:
+    return {i["metadata"]["name"]: (i.get("status") or {}).get("phase") for i in items(plane, resource, namespace)}
+
+
+def wait_phases(plane: ControlPlane, namespace: str, resource: str, expected: str, timeout: float = 30) -> None:
+    """Wait until there are objects of ``resource`` in ``namespace`` and every one is in ``expected``."""
+    wait_for(
+        f"every {resource} {expected}",
+        lambda: (p := all_phases(plane, namespace, resource)) and all(v == expected for v in p.values()) and p,
+        timeout,
+    )

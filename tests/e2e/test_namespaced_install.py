@@ -15,7 +15,7 @@ import yaml
 from seppmail_lifecycle.devcluster.controlplane import ControlPlane
 from tests.conftest import EXAMPLES_DIR
 from tests.helm import CHART, Helm
-from tests.kube import get, items, wait_for
+from tests.kube import get, wait_phases
 from tests.operator_process import OperatorProcess
 
 pytestmark = pytest.mark.e2e
@@ -74,14 +74,7 @@ def test_the_operator_runs_on_roles_in_the_watched_namespace_only(
     operator.start()
     try:
         catalogue.kubectl("apply", "-n", namespace, "-f", str(EXAMPLES_DIR))
-        wait_for(
-            "every domain provisioned",
-            lambda: all(
-                (d.get("status") or {}).get("phase") == "provisioned"
-                for d in items(catalogue, "domains.lifecycle", namespace)
-            ),
-            timeout=40,
-        )
+        wait_phases(catalogue, namespace, "domains.lifecycle", "provisioned", timeout=40)
         assert get(catalogue, "leases.coordination.k8s.io", system, account)["spec"]["holderIdentity"]
     finally:
         assert operator.stop() == 0

@@ -11,7 +11,7 @@ from seppmail_lifecycle import __version__
 from seppmail_lifecycle.devcluster.controlplane import ControlPlane
 from tests.conftest import EXAMPLES_DIR
 from tests.e2e.conftest import StartOperator
-from tests.kube import get, items, wait_for
+from tests.kube import get, wait_phases
 from tests.operator_process import OperatorProcess
 
 pytestmark = pytest.mark.e2e
@@ -41,13 +41,7 @@ def test_handlers_run_on_the_event_loop_and_the_log_says_one_line_per_transition
         {"autoDeploy": {"every": "2s", "offset": "0s"}, "dns": {"verify": False}}, env={"PYTHONASYNCIODEBUG": "1"}
     )
     catalogue.kubectl("apply", "-n", namespace, "-f", str(EXAMPLES_DIR))
-    wait_for(
-        "every domain provisioned",
-        lambda: all(
-            (d.get("status") or {}).get("phase") == "provisioned"
-            for d in items(catalogue, "domains.lifecycle", namespace)
-        ),
-    )
+    wait_phases(catalogue, namespace, "domains.lifecycle", "provisioned")
     messages = [line["message"] for line in operator.log_lines()]
     assert not [m for m in messages if "thread" in m.lower() and "safe" in m.lower()]
     # kopf's per-event "Handler ... succeeded." lines are for --verbose only.

@@ -17,7 +17,7 @@ from seppmail_lifecycle.devcluster.controlplane import ControlPlane
 from tests import manifests
 from tests.conftest import EXAMPLES_DIR
 from tests.e2e.conftest import StartOperator
-from tests.kube import apply, condition, events_for, get, items, phase, wait_for
+from tests.kube import apply, condition, events_for, get, items, phase, wait_for, wait_phases
 
 pytestmark = pytest.mark.e2e
 
@@ -38,18 +38,6 @@ def example(filename: str) -> list[Body]:
 
 def by_kind(docs: list[Body], kind: str) -> list[Body]:
     return [d for d in docs if d["kind"] == kind]
-
-
-def all_phases(plane: ControlPlane, namespace: str, resource: str) -> dict[str, str | None]:
-    return {i["metadata"]["name"]: (i.get("status") or {}).get("phase") for i in items(plane, resource, namespace)}
-
-
-def wait_phases(plane: ControlPlane, namespace: str, resource: str, expected: str, timeout: float = 30) -> None:
-    wait_for(
-        f"every {resource} {expected}",
-        lambda: (p := all_phases(plane, namespace, resource)) and all(v == expected for v in p.values()) and p,
-        timeout,
-    )
 
 
 def test_examples_reach_provisioned(catalogue: ControlPlane, namespace: str, start_operator: StartOperator) -> None:
