@@ -3,7 +3,7 @@ watching the test's namespace with the test's policy."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +11,13 @@ import pytest
 import yaml
 
 from seppmail_lifecycle.devcluster.controlplane import ControlPlane
+from seppmail_lifecycle.kube.client import KubeClient
 from tests.conftest import EXAMPLES_DIR
 from tests.kube import apply
 from tests.operator_process import OperatorProcess
 from tests.servers import dns_server, mail_sink
 
-__all__ = ["StartOperator", "catalogue", "dns_server", "mail_sink", "start_operator"]
+__all__ = ["StartOperator", "catalogue", "client", "dns_server", "mail_sink", "start_operator"]
 
 API = "lifecycle.seppmail.cloud/v1alpha1"
 StartOperator = Callable[..., OperatorProcess]
@@ -37,6 +38,14 @@ def catalogue(crds: ControlPlane) -> ControlPlane:
         },
     )
     return crds
+
+
+@pytest.fixture
+async def client(crds: ControlPlane) -> AsyncIterator[KubeClient]:
+    """A client of the real API server, as the cluster admin."""
+    connected = await KubeClient.connect(str(crds.admin_kubeconfig))
+    yield connected
+    await connected.close()
 
 
 @pytest.fixture

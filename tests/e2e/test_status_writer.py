@@ -4,7 +4,6 @@ decide again)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,13 +29,6 @@ class Events:
 
     def __call__(self, body: dict[str, Any], *, type: str, reason: str, message: str) -> None:
         self.posted.append((body["metadata"]["name"], reason))
-
-
-@pytest.fixture
-async def client(crds: ControlPlane) -> AsyncIterator[KubeClient]:
-    connected = await KubeClient.connect(str(crds.admin_kubeconfig))
-    yield connected
-    await connected.close()
 
 
 def writes(counters: Counters) -> int:

@@ -45,7 +45,8 @@ Email = Annotated[
 ]
 DisplayName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 ShortText = Annotated[str, StringConstraints(max_length=256)]
-Message = Annotated[str, StringConstraints(max_length=4096)]
+MAX_MESSAGE = 4096
+Message = Annotated[str, StringConstraints(max_length=MAX_MESSAGE)]
 Decimal = Annotated[str, StringConstraints(max_length=16, pattern=DECIMAL_PATTERN)]
 Currency = Annotated[str, StringConstraints(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$")]
 

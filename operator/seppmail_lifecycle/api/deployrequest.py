@@ -36,19 +36,37 @@ class SkippedDomain(LifecycleModel):
     reason: Annotated[str, StringConstraints(max_length=512)] = Field(description="Why it was not deployed.")
 
 
+MAX_LISTED = 100
+"""How many names each status list shows; the counts beside them say how many there are in all
+(a request over every domain of a namespace may cover tens of thousands)."""
+
+
 class DeployRequestStatus(StatusBase):
     """The result message of the deployment."""
 
     phase: DeployRequestPhase | None = Field(default=None, description="Pending or Completed.")
     deployed_domains: list[ObjectName] = Field(
-        default_factory=list, max_length=500, description="Domains whose deployment this request started."
+        default_factory=list,
+        max_length=MAX_LISTED,
+        description=f"Domains whose deployment this request started (the first {MAX_LISTED}).",
+    )
+    deployed_domain_count: int | None = Field(
+        default=None, ge=0, description="How many domains this request started deploying."
     )
     deployed_services: list[ObjectName] = Field(
-        default_factory=list, max_length=5000, description="Services whose deployment this request started."
+        default_factory=list,
+        max_length=MAX_LISTED,
+        description=f"Services whose deployment this request started (the first {MAX_LISTED}).",
+    )
+    deployed_service_count: int | None = Field(
+        default=None, ge=0, description="How many services this request started deploying."
     )
     skipped: list[SkippedDomain] = Field(
-        default_factory=list, max_length=500, description="Covered objects not deployed, with the reason."
+        default_factory=list,
+        max_length=MAX_LISTED,
+        description=f"Covered domains not deployed, with the reason (the first {MAX_LISTED}).",
     )
+    skipped_count: int | None = Field(default=None, ge=0, description="How many covered domains were not deployed.")
     message: Message | None = Field(default=None, description="Result message, as the console shows it.")
     completed_at: datetime | None = Field(default=None, description="When the request was carried out.")
 

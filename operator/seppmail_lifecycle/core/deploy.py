@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from seppmail_lifecycle.api.deployrequest import DeployRequestStatus, SkippedDomain
+from seppmail_lifecycle.api.common import MAX_MESSAGE
+from seppmail_lifecycle.api.deployrequest import MAX_LISTED, DeployRequestStatus, SkippedDomain
 from seppmail_lifecycle.api.states import DeployRequestPhase
 from seppmail_lifecycle.api.states import OrderPhase as P
 from seppmail_lifecycle.core import conditions as c
@@ -20,6 +21,26 @@ def _not_confirmed_reason(domain: Domain) -> str:
     confirmed = c.condition(domain.status.conditions, c.CONFIRMED)
     detail = f": {confirmed.message}" if confirmed and confirmed.message else ""
     return f"not confirmed yet{detail}"
+
+
+def _result_message(domains: int, services: int, skipped: Sequence[SkippedDomain]) -> str:
+    """The console's result message: the counts, then as many skipped domains with their reason as
+    fit the message's bound, and how many more there are."""
+    head = f"Deployment started for {domains} domain(s) and {services} service(s)"
+    if not skipped:
+        return head + "."
+    # Room for the longest "; and N more" tail, so the bound holds however many are left out.
+    room = MAX_MESSAGE - len(head) - len("; not deployed: ") - len(f"; and {len(skipped)} more.")
+    parts: list[str] = []
+    used = 0
+    for entry in skipped:
+        part = f"{entry.name} ({entry.reason})"
+        used += len(part) + len("; ")
+        if used > room:
+            break
+        parts.append(part)
+    rest = len(skipped) - len(parts)
+    return head + "; not deployed: " + "; ".join(parts) + (f"; and {rest} more." if rest else ".")
 
 
 def plan_deploy(
@@ -55,16 +76,16 @@ def plan_deploy(
             continue
         deployed_services.extend(ready)
 
-    message = f"Deployment started for {len(deployed_domains)} domain(s) and {len(deployed_services)} service(s)"
-    if skipped:
-        message += "; not deployed: " + "; ".join(f"{s.name} ({s.reason})" for s in skipped)
-    message += "."
+    message = _result_message(len(deployed_domains), len(deployed_services), skipped)
     ready_cond = Cond(c.READY, "True", "Completed", message)
     status = DeployRequestStatus(
         phase=DeployRequestPhase.COMPLETED,
-        deployed_domains=deployed_domains,
-        deployed_services=deployed_services,
-        skipped=skipped,
+        deployed_domains=deployed_domains[:MAX_LISTED],
+        deployed_domain_count=len(deployed_domains),
+        deployed_services=deployed_services[:MAX_LISTED],
+        deployed_service_count=len(deployed_services),
+        skipped=skipped[:MAX_LISTED],
+        skipped_count=len(skipped),
         message=message,
         completed_at=now,
         observed_generation=request.meta.generation,

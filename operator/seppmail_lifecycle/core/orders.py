@@ -190,21 +190,43 @@ def _release_due(meta: Meta, status: OrderStatus, policy: Policy) -> datetime | 
     return status.deprovisioned_at + policy.retention
 
 
+def _latest(*times: datetime | None) -> datetime | None:
+    """The latest of ``times``; None if any is None (not all of them have happened)."""
+    return None if any(t is None for t in times) else max(t for t in times if t is not None)
+
+
+def covers(request: DeployRequest, domain_object: str) -> bool:
+    """Whether ``request`` covers the Domain object ``domain_object`` (no names: every domain)."""
+    return not request.spec.domains or domain_object in request.spec.domains
+
+
+def deployed_by(request: DeployRequest, domain_object: str, confirmed_at: datetime) -> bool:
+    """Whether ``request`` deployed what was confirmed at ``confirmed_at`` on ``domain_object``.
+
+    A request is carried out once and deploys every covered order confirmed by then, so this is
+    decided from its spec and completion time, not from its status lists (those are bounded
+    summaries: a request over 10,000 domains lists the first names and counts the rest)."""
+    completed = request.status.completed_at
+    return completed is not None and completed >= confirmed_at and covers(request, domain_object)
+
+
 def _deploy_trigger(
-    name: str,
+    domain_object: str,
     confirmed_at: datetime | None,
     requests: Sequence[DeployRequest],
-    services: bool,
     policy: Policy,
     now: datetime,
+    *,
+    requested_since: datetime | None,
 ) -> str | None:
+    """What deploys an order confirmed at ``confirmed_at`` now: a DeployRequest carried out at or
+    after ``requested_since`` (None: none can), or the first deploy window after confirmation."""
     if confirmed_at is None:
         return None
-    for request in requests:
-        completed = request.status.completed_at
-        deployed = request.status.deployed_services if services else request.status.deployed_domains
-        if completed is not None and completed >= confirmed_at and name in deployed:
-            return f"DeployRequest {request.name!r}"
+    if requested_since is not None:
+        for request in requests:
+            if deployed_by(request, domain_object, requested_since):
+                return f"DeployRequest {request.name!r}"
     window = next_deploy_window(confirmed_at, policy.auto_deploy)
     if window <= now:
         return f"automatic deployment window {window.isoformat()}"
@@ -451,7 +473,12 @@ def _decide_domain_phase(
             moving.move(OrderEvent.CHECK_FAILED, now, failure.message, warning=True)
         elif moving.phase is P.CONFIRMED and (
             trigger := _deploy_trigger(
-                domain.name, moving.status.confirmed_at, world.deploy_requests, False, policy, now
+                domain.name,
+                moving.status.confirmed_at,
+                world.deploy_requests,
+                policy,
+                now,
+                requested_since=moving.status.confirmed_at,
             )
         ):
             moving.deploy_trigger = trigger
@@ -508,7 +535,17 @@ def _decide_service(
             and (
                 trigger := f"its domain's deployment ({domain_deploy_trigger})"
                 if domain_deploy_trigger
-                else _deploy_trigger(service.name, status.confirmed_at, world.deploy_requests, True, policy, now)
+                else _deploy_trigger(
+                    service.spec.domain_ref.name,
+                    status.confirmed_at,
+                    world.deploy_requests,
+                    policy,
+                    now,
+                    # A request deploys a service only if its domain was confirmed by then too.
+                    requested_since=_latest(status.confirmed_at, world.domain.status.confirmed_at)
+                    if world.domain
+                    else None,
+                )
             )
         ):
             moving.move(OrderEvent.DEPLOY, now, f"Deployment started by {trigger}.")

@@ -169,20 +169,14 @@ def deploy_request(
     name: str = "deploy-1",
     *domains: str,
     completed_at: datetime | None = None,
-    deployed_domains: Iterable[str] = (),
-    deployed_services: Iterable[str] = (),
     namespace: str = NS,
     **meta_kw: Any,
 ) -> DeployRequest:
-    """A DeployRequest; with ``completed_at`` it has been carried out (listing what it deployed)."""
+    """A DeployRequest covering ``domains`` (none: every domain); with ``completed_at`` it has
+    been carried out (what it deployed follows from its spec and that time)."""
     status = DeployRequestStatus()
     if completed_at is not None:
-        status = DeployRequestStatus(
-            phase=DeployRequestPhase.COMPLETED,
-            deployed_domains=list(deployed_domains),
-            deployed_services=list(deployed_services),
-            completed_at=completed_at,
-        )
+        status = DeployRequestStatus(phase=DeployRequestPhase.COMPLETED, completed_at=completed_at)
     return Obj(
         meta("DeployRequest", name, namespace=namespace, **meta_kw), DeployRequestSpec(domains=list(domains)), status
     )

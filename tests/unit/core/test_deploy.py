@@ -8,11 +8,13 @@ from datetime import timedelta
 
 import pytest
 
+from seppmail_lifecycle.api.common import MAX_MESSAGE
+from seppmail_lifecycle.api.deployrequest import MAX_LISTED, DeployRequestStatus
 from seppmail_lifecycle.api.states import DeployRequestPhase
 from seppmail_lifecycle.api.states import OrderPhase as P
 from seppmail_lifecycle.core.deploy import plan_deploy
 from seppmail_lifecycle.core.model import Domain, Service
-from seppmail_lifecycle.core.orders import decide_domain
+from seppmail_lifecycle.core.orders import DomainWorld, decide_domain
 
 from .builders import POLICY, T0, condition, deploy_request, domain, service, world
 
@@ -115,6 +117,8 @@ def test_plan_deploy(
     assert status.deployed_domains == deployed_domains
     assert status.deployed_services == deployed_services
     assert {s.name: s.reason for s in status.skipped} == skipped
+    counts = (status.deployed_domain_count, status.deployed_service_count, status.skipped_count)
+    assert counts == (len(deployed_domains), len(deployed_services), len(skipped))
     assert status.message is not None
     assert status.message.startswith(
         f"Deployment started for {len(deployed_domains)} domain(s) and {len(deployed_services)} service(s)"
@@ -156,19 +160,63 @@ def test_the_generation_is_recorded() -> None:
     assert decision.status.message == "Deployment started for 0 domain(s) and 0 service(s)."
 
 
-def test_a_completed_request_deploys_the_domain_it_lists() -> None:
-    """The planned status is what decide_domain keys the deployment on."""
+def _confirmed_world() -> tuple[DomainWorld, Domain, tuple[Service, ...]]:
+    """A domain with its base service, both confirmed at T0."""
     w = world(service("acme-base"))
     confirmed = decide_domain(w, POLICY, T0)
     assert confirmed.domain is not None
     assert w.domain is not None
     d = replace(w.domain, status=confirmed.domain.status)
     services = tuple(replace(s, status=o.status) for s, o in zip(w.services, confirmed.services, strict=True))
+    return w, d, services
+
+
+def test_a_completed_request_deploys_the_domain_it_lists() -> None:
+    """The planned status is what decide_domain keys the deployment on."""
+    w, d, services = _confirmed_world()
     request = deploy_request("deploy-1")
     decision = plan_deploy(request, {d.name: d}, {d.name: services}, NOW)
     assert decision is not None
     assert decision.status.deployed_domains == [d.name]
     assert decision.status.deployed_services == ["acme-base"]
+    done = replace(request, status=decision.status)
+    outcome = decide_domain(replace(w, domain=d, services=services, deploy_requests=(done,)), POLICY, NOW)
+    assert outcome.domain is not None
+    assert outcome.domain.status.phase is P.PROVISIONING
+    assert [s.status.phase for s in outcome.services] == [P.PROVISIONING]
+
+
+def test_a_request_over_ten_thousand_domains_lists_the_first_and_counts_all() -> None:
+    """Status stays within its schema's bounds at any scale: the first names, and counts."""
+    many = [dom(f"d-{n:05}", P.CONFIRMED if n % 2 else P.ORDERED) for n in range(10_000)]
+    domains = {d.name: d for d in many}
+    services = {d.name: [svc(f"s-{d.name}", d.name, P.CONFIRMED)] for d in many if d.status.phase is P.CONFIRMED}
+    decision = plan_deploy(deploy_request("deploy-1"), domains, services, NOW)
+    assert decision is not None
+    status = decision.status
+    assert (status.deployed_domain_count, status.deployed_service_count, status.skipped_count) == (5000, 5000, 5000)
+    assert status.deployed_domains == [f"d-{n:05}" for n in range(1, 2 * MAX_LISTED, 2)]
+    assert len(status.deployed_services) == len(status.skipped) == MAX_LISTED
+    assert status.message is not None
+    assert len(status.message) <= MAX_MESSAGE
+    assert status.message.startswith("Deployment started for 5000 domain(s) and 5000 service(s); not deployed: d-00000")
+    shown = status.message.count("(not confirmed yet)")
+    assert shown > 10
+    assert status.message.endswith(f"; and {5000 - shown} more.")
+    # What the API server will be sent passes the same bounds the CRD schema has.
+    DeployRequestStatus.model_validate(status.model_dump(by_alias=True, mode="json"))
+    assert all(len(h.message) <= MAX_MESSAGE for h in status.history)
+
+
+def test_a_domain_beyond_the_listed_names_is_deployed_too() -> None:
+    """What a request deployed follows from its spec and completion time, not the bounded lists."""
+    w, d, services = _confirmed_world()
+    others = {f"a-{n:04}": dom(f"a-{n:04}", P.CONFIRMED) for n in range(MAX_LISTED + 1)}
+    request = deploy_request("deploy-1")
+    decision = plan_deploy(request, {**others, d.name: d}, {d.name: services}, NOW)
+    assert decision is not None
+    assert d.name not in decision.status.deployed_domains
+    assert decision.status.deployed_domain_count == MAX_LISTED + 2
     done = replace(request, status=decision.status)
     outcome = decide_domain(replace(w, domain=d, services=services, deploy_requests=(done,)), POLICY, NOW)
     assert outcome.domain is not None

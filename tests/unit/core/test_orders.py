@@ -408,37 +408,36 @@ def test_fixing_the_spec_confirms_and_records_the_generation() -> None:
 # --------------------------------------------------------------------------------------- deploy
 
 
-def _request(completed_at: datetime, *domains: str, services: tuple[str, ...] = ()) -> DeployRequest:
-    return deploy_request("deploy-1", completed_at=completed_at, deployed_domains=domains, deployed_services=services)
-
-
-BOTH = ("acme-base", "acme-sig")
+def _request(completed_at: datetime, *covered: str) -> DeployRequest:
+    return deploy_request("deploy-1", *covered, completed_at=completed_at)
 
 
 @pytest.mark.parametrize(
-    ("completed_at", "domains", "services", "deploys"),
+    ("completed_at", "covered", "deploys"),
     [
-        (T0 + timedelta(minutes=5), (DOMAIN,), BOTH, True),
-        (T0, (DOMAIN,), BOTH, True),
-        (T0 + timedelta(minutes=5), (DOMAIN,), (), True),
-        (T0 - SECOND, (DOMAIN,), BOTH, False),
-        (T0 + timedelta(minutes=5), ("other-com",), (), False),
-        (T0 + timedelta(minutes=5), (), BOTH, False),
+        (T0 + timedelta(minutes=5), (DOMAIN,), True),
+        (T0, (DOMAIN,), True),
+        (T0 + timedelta(minutes=5), (), True),
+        (T0 + timedelta(minutes=5), ("other-com", DOMAIN), True),
+        (T0 - SECOND, (DOMAIN,), False),
+        (T0 - SECOND, (), False),
+        (T0 + timedelta(minutes=5), ("other-com",), False),
     ],
     ids=[
         "after-confirmation",
         "at-confirmation",
-        "only-the-domain-listed-services-follow",
+        "every-domain",
+        "among-others",
         "before-confirmation",
+        "every-domain-before-confirmation",
         "another-domain",
-        "only-the-services-not-before-their-domain",
     ],
 )
-def test_a_deploy_request_deploys_what_it_lists_after_confirmation(
-    completed_at: datetime, domains: tuple[str, ...], services: tuple[str, ...], deploys: bool
+def test_a_deploy_request_deploys_what_it_covers_that_was_confirmed_by_then(
+    completed_at: datetime, covered: tuple[str, ...], deploys: bool
 ) -> None:
     w = confirmed(base(), sig())
-    request = _request(completed_at, *domains, services=services)
+    request = _request(completed_at, *covered)
     w, outcomes = settle(replace(w, deploy_requests=(request,)), T0 + timedelta(minutes=10))
     if not deploys:
         assert set(phases(w).values()) == {P.CONFIRMED}
@@ -552,7 +551,7 @@ def test_a_service_added_to_a_provisioned_domain_is_deployed_on_its_own(by_reque
     window = datetime(2026, 11, 3, 14, 0, tzinfo=T0.tzinfo)
     assert svc(w, "acme-sig").status.next == NextTransition(action="Deploy", at=window)
     if by_request:
-        request = _request(added_at + timedelta(minutes=1), services=("acme-sig",))
+        request = _request(added_at + timedelta(minutes=1), DOMAIN)
         w = replace(w, deploy_requests=(request,))
         now = added_at + timedelta(minutes=2)
     else:
@@ -573,7 +572,7 @@ def test_a_service_added_to_a_provisioned_domain_is_deployed_on_its_own(by_reque
 def test_a_deploy_request_completed_before_a_service_was_confirmed_does_not_deploy_it() -> None:
     w = provisioned(base())
     w, _ = settle(add(w, sig()), T1)
-    request = _request(T1 - SECOND, services=("acme-sig",))
+    request = _request(T1 - SECOND, DOMAIN)
     w, outcomes = settle(replace(w, deploy_requests=(request,)), T1 + timedelta(minutes=1))
     assert phases(w)["acme-sig"] is P.CONFIRMED
     assert all_moves(outcomes) == []

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from seppmail_lifecycle.core.deploy import plan_deploy
 from seppmail_lifecycle.core.model import Domain, Service
+from seppmail_lifecycle.core.orders import covers
 from seppmail_lifecycle.runtime.context import Context
 
 
@@ -26,9 +27,7 @@ async def reconcile_deploy_request(ctx: Context, namespace: str, name: str) -> N
     if decision is None:
         return
     await ctx.writer.write_status("DeployRequest", entry, decision.status, decision.transitions)
-    deployed_services = (ctx.store.get("Service", namespace, s) for s in decision.status.deployed_services)
-    for domain in {
-        *decision.status.deployed_domains,
-        *(e.obj.spec.domain_ref.name for e in deployed_services if e is not None and e.obj is not None),
-    }:
-        ctx.enqueue(("Domain", namespace, domain))
+    # The status lists only the first names; what was deployed is every covered domain's to decide.
+    for domain in domains:
+        if covers(entry.obj, domain):
+            ctx.enqueue(("Domain", namespace, domain))
