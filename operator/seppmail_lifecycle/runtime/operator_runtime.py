@@ -130,7 +130,7 @@ class OperatorRuntime:
             "queued": len(self.engine.queue),
             "timers": self.engine.queue.timers,
             "objects": {kind: self.store.count(kind) for kind in KINDS_BY_NAME},
-            "counters": self.counters.snapshot(),
+            "counters": {**self.counters.snapshot(), **self.events.counts()},
         }
 
     def halt(self) -> None:

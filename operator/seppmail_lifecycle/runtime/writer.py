@@ -4,7 +4,8 @@ Every write is conditional on the resourceVersion the decision was based on, so 
 on a stale read can never undo a newer change: the API server answers Conflict, the writer
 refreshes the object from the server and raises ``StaleObject``, and the engine decides again.
 A status is written only when it differs from the stored one: one API write per transition,
-none when nothing changed. Each written transition is one INFO log line and one Event.
+none when nothing changed. Each written transition is one INFO log line; each write with
+transitions is one Event (the last reason, the whole path in its message).
 """
 
 from __future__ import annotations
@@ -45,6 +46,15 @@ class EventSink(Protocol):
 def transition_message(transition: Transition) -> str:
     arrow = f"{transition.from_} -> {transition.to}: " if transition.from_ != transition.to else ""
     return f"{arrow}{transition.message}"[:1024]
+
+
+def transitions_message(transitions: Sequence[Transition]) -> str:
+    """One message for the transitions of one write: the whole path, then each message."""
+    if len(transitions) == 1:
+        return transition_message(transitions[0])
+    path = [transitions[0].from_ or "", *(t.to for t in transitions)]
+    steps = [p for i, p in enumerate(path) if p and (i == 0 or p != path[i - 1])]
+    return f"{' -> '.join(steps)}: {' '.join(t.message for t in transitions)}"[:1024]
 
 
 class StatusWriter:
@@ -112,11 +122,12 @@ class StatusWriter:
                 transition_message(transition),
                 transition.reason,
             )
+        if transitions:  # one event per write, however many transitions it carries
             self.post_event(
                 result,
-                type="Warning" if transition.warning else "Normal",
-                reason=transition.reason,
-                message=transition_message(transition),
+                type="Warning" if any(t.warning for t in transitions) else "Normal",
+                reason=transitions[-1].reason,
+                message=transitions_message(transitions),
             )
         return True
 

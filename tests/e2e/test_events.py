@@ -1,0 +1,86 @@
+"""Transition events on the real API server: one per object per burst, whatever is lost counted."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from seppmail_lifecycle.devcluster.controlplane import ControlPlane
+from seppmail_lifecycle.kube.client import KubeClient
+from seppmail_lifecycle.kube.events import EventRecorder
+from tests import manifests
+from tests.kube import apply, events_for, get, wait_for
+
+pytestmark = pytest.mark.e2e
+NOW = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+
+
+async def _until(what: str, probe: Callable[[], bool]) -> None:
+    for _ in range(600):
+        if probe():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after 30 s waiting for {what}")
+
+
+def _drained(recorder: EventRecorder) -> Callable[[], bool]:
+    return lambda: recorder.counts()["events_waiting"] == 0 and recorder.counts()["events_posted_total"] > 0
+
+
+async def test_a_burst_of_transitions_is_one_event_per_object(
+    crds: ControlPlane, namespace: str, client: KubeClient
+) -> None:
+    names = [f"t-{n:02}" for n in range(20)]
+    apply(crds, namespace, *(manifests.tenant(name) for name in names))
+    bodies = [get(crds, "tenants.lifecycle", namespace, name) for name in names]
+    recorder = EventRecorder(client, lambda: NOW)
+    # Three transitions of each object before any poster runs: a bulk burst.
+    for step, reason in enumerate(("Confirmed", "DeploymentStarted", "Provisioned")):
+        for body in bodies:
+            recorder(body, type="Warning" if step == 1 else "Normal", reason=reason, message=f"step {step}.")
+    assert recorder.counts()["events_waiting"] == len(names)
+
+    posting = asyncio.create_task(recorder.run())
+    try:
+        await _until("the backlog posted", _drained(recorder))
+        wait_for("the events listed", lambda: len(events_for(crds, namespace, names[-1])) == 1)
+    finally:
+        posting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await posting
+    for name in names:
+        (event,) = events_for(crds, namespace, name)
+        assert (event["reason"], event["type"]) == ("Provisioned", "Warning")
+        assert event["message"] == "step 0.; then step 1.; then step 2."
+    counts = recorder.counts()
+    assert (counts["events_posted_total"], counts["events_coalesced_total"]) == (20, 40)
+    assert (counts["events_dropped_total"], counts["events_failed_total"]) == (0, 0)
+
+
+async def test_a_full_backlog_and_a_refused_post_are_counted(
+    crds: ControlPlane, namespace: str, client: KubeClient
+) -> None:
+    apply(crds, namespace, manifests.tenant("a"), manifests.tenant("b"))
+    a, b = (get(crds, "tenants.lifecycle", namespace, name) for name in ("a", "b"))
+    recorder = EventRecorder(client, lambda: NOW, capacity=1)
+    recorder(a, type="Normal", reason="First", message="kept.")
+    recorder(b, type="Normal", reason="Second", message="no room.")
+    assert recorder.counts()["events_dropped_total"] == 1
+    # An event into a namespace that does not exist: the API server refuses it.
+    gone = {**a, "metadata": {**a["metadata"], "uid": "other", "namespace": "no-such-namespace"}}
+    posting = asyncio.create_task(recorder.run())
+    try:
+        await _until("the kept event posted", _drained(recorder))
+        recorder(gone, type="Normal", reason="Refused", message="namespace missing.")
+        await _until("the refused post counted", lambda: recorder.counts()["events_failed_total"] == 1)
+    finally:
+        posting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await posting
+    counts = recorder.counts()
+    assert (counts["events_posted_total"], counts["events_dropped_total"], counts["events_failed_total"]) == (1, 1, 1)
+    assert [e["reason"] for e in events_for(crds, namespace, "a")] == ["First"]
