@@ -9,7 +9,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install lint typecheck test unit e2e crds check-crds run cluster-up cluster-down cluster-status clean
+.PHONY: help install lint typecheck test unit e2e bench bench-quick crds check-crds run cluster-up cluster-down cluster-status clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -26,8 +26,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## set everything up: Python venv, dependencies, the local control plane binaries, helm
 
 lint: $(STAMP) ## ruff (lint and formatting) and import-linter (the layers in pyproject.toml)
-	$(BIN)/ruff check operator tests
-	$(BIN)/ruff format --check operator tests
+	$(BIN)/ruff check operator tests bench
+	$(BIN)/ruff format --check operator tests bench
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP) ## mypy --strict
@@ -41,6 +41,12 @@ unit: $(STAMP) ## the unit tests only (no server)
 
 e2e: $(STAMP) ## the e2e tests only (real kube-apiserver, etcd, controller-manager)
 	$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
+
+bench: $(STAMP) ## the benchmark at the targets' sizes (long): figures as median [min-max] of 3 runs, JSON in bench-results.json
+	$(PY) -m bench
+
+bench-quick: $(STAMP) ## the benchmark at laptop sizes (a few minutes)
+	$(PY) -m bench --quick
 
 crds: $(STAMP) ## regenerate crds/ from the pydantic models in operator/seppmail_lifecycle/api
 	rm -f crds/*.yaml
