@@ -87,7 +87,9 @@ def _throughput_report(n: int, runs: dict[str, list[Throughput]]) -> dict[str, A
     return report
 
 
-async def run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
+async def run(
+    sizes: Sizes, workdir: Path, operator_args: Sequence[str] = (), only_throughput: bool = False
+) -> dict[str, Any]:
     report: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count() or 0, "python": platform.python_version()},
         "sizes": asdict(sizes),
@@ -97,7 +99,7 @@ async def run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
         plane.kubectl("wait", "--for=condition=Established", "--timeout=60s", *[f"crd/{i.crd_name}" for i in ALL_KINDS])
         plane.kubectl("apply", "-f", str(ROOT / "manifests" / "examples" / "00-products.yaml"))
         client = await KubeClient.connect(str(plane.admin_kubeconfig))
-        cluster = Cluster(plane, client, workdir)
+        cluster = Cluster(plane, client, workdir, operator_args)
         try:
             report["throughput"] = []
             population = None
@@ -112,6 +114,9 @@ async def run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
                     runs["operator"].append(result)
                 report["throughput"].append(_throughput_report(n, runs))
             assert population is not None
+            if only_throughput:
+                population.operator.stop()
+                return report
             cost = await scenarios.idle_cost(population, sizes.idle_seconds, sizes.timeout)
             print(f"\n(b) idle, {cost.objects} objects settled, deadlines days away, over {sizes.idle_seconds:.0f} s")
             print(f"  CPU {cost.cpu_percent:.2f}% of one core; RSS {cost.rss_mb:.0f} MB")
@@ -148,11 +153,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="laptop sizes (a few minutes)")
     parser.add_argument("--json", type=Path, default=ROOT / "bench-results.json", help="where the figures go")
+    parser.add_argument(
+        "--operator-args", default="", help="extra flags for `seppmail-lifecycle run`, e.g. '--workers 16'"
+    )
+    parser.add_argument("--only-throughput", action="store_true", help="scenario (a) only")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="seppmail-bench-") as workdir:
-        report = asyncio.run(run(sizes, Path(workdir)))
+        report = asyncio.run(run(sizes, Path(workdir), args.operator_args.split(), args.only_throughput))
     report["seconds"] = time.time() - started
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nfigures written to {args.json} ({report['seconds']:.0f} s)")

@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -84,10 +85,13 @@ def orders(objects: int) -> list[Body]:
 class Cluster:
     """The control plane, an admin client, and fresh namespaces."""
 
-    def __init__(self, plane: ControlPlane, client: KubeClient, workdir: Path) -> None:
+    def __init__(
+        self, plane: ControlPlane, client: KubeClient, workdir: Path, operator_args: Sequence[str] = ()
+    ) -> None:
         self.plane = plane
         self.client = client
         self.workdir = workdir
+        self.operator_args = operator_args
 
     def namespace(self, purpose: str) -> str:
         name = f"bench-{purpose}-{uuid.uuid4().hex[:6]}"
@@ -97,7 +101,8 @@ class Cluster:
     def operator(self, namespace: str, policy: dict[str, Any]) -> OperatorProcess:
         policy_file = self.workdir / f"{namespace}-policy.yaml"
         policy_file.write_text(yaml.safe_dump(policy))
-        return OperatorProcess(self.plane, self.workdir / f"{namespace}-operator.log", [namespace], policy_file)
+        log = self.workdir / f"{namespace}-operator.log"
+        return OperatorProcess(self.plane, log, [namespace], policy_file, extra_args=self.operator_args)
 
 
 @dataclass

@@ -72,6 +72,16 @@ def events_for(plane: ControlPlane, namespace: str, name: str) -> list[Body]:
     return found
 
 
+def transition_events(plane: ControlPlane, namespace: str, name: str, last: str) -> str:
+    """The messages of an object's events, once one of them shows the transition ``last``
+    (events are posted a moment after their transitions, merged per object while they wait)."""
+    messages = wait_for(
+        f"an event of {name} with {last!r}",
+        lambda: (m := [e["message"] for e in events_for(plane, namespace, name)]) and any(last in x for x in m) and m,
+    )
+    return "\n".join(messages)
+
+
 def all_phases(plane: ControlPlane, namespace: str, resource: str) -> dict[str, str | None]:
     return {i["metadata"]["name"]: (i.get("status") or {}).get("phase") for i in items(plane, resource, namespace)}
 

@@ -84,3 +84,29 @@ async def test_a_full_backlog_and_a_refused_post_are_counted(
     counts = recorder.counts()
     assert (counts["events_posted_total"], counts["events_dropped_total"], counts["events_failed_total"]) == (1, 1, 1)
     assert [e["reason"] for e in events_for(crds, namespace, "a")] == ["First"]
+
+
+async def test_transitions_within_the_window_are_one_event_and_stopping_posts_what_waits(
+    crds: ControlPlane, namespace: str, client: KubeClient
+) -> None:
+    apply(crds, namespace, manifests.tenant("a"), manifests.tenant("b"))
+    a, b = (get(crds, "tenants.lifecycle", namespace, name) for name in ("a", "b"))
+    recorder = EventRecorder(client, lambda: NOW, window=1.0)
+    posting = asyncio.create_task(recorder.run())
+    try:
+        recorder(a, type="Normal", reason="Confirmed", message="first.")
+        await asyncio.sleep(0.5)
+        recorder(a, type="Normal", reason="Provisioned", message="half a second later.")
+        await _until("the merged event posted", _drained(recorder))
+        recorder(b, type="Normal", reason="Confirmed", message="waiting at shutdown.")
+    finally:
+        posting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await posting
+    assert recorder.counts()["events_waiting"] == 1
+    await recorder.flush()
+    assert [(e["reason"], e["message"]) for e in events_for(crds, namespace, "a")] == [
+        ("Provisioned", "first.; then half a second later.")
+    ]
+    assert [e["reason"] for e in events_for(crds, namespace, "b")] == ["Confirmed"]
+    assert recorder.counts()["events_posted_total"] == 2

@@ -1,12 +1,13 @@
 """Kubernetes Events for transitions, posted in the background, one per object per burst.
 
-A transition never waits for its event. Each object has at most one event waiting to be posted;
-a transition of an object whose event is still waiting is merged into it (the latest reason, the
-whole path in the message), so a bulk import costs one event per object per burst, not one per
-transition, and the backlog is bounded by the number of objects, not of transitions. A few
-posters drain the backlog concurrently. Events are best-effort (they expire anyway; status
-history is the durable record): a full backlog or a failed post is counted and logged, at most
-once per ``log_every``, and never retried into a storm.
+A transition never waits for its event. Each object has at most one event waiting to be posted,
+for ``window`` after its first transition at least; a transition of an object whose event is
+still waiting is merged into it (the latest reason, the whole path in the message), so a bulk
+import costs one event per object per burst, not one per transition, and the backlog is bounded
+by the number of objects, not of transitions. A few posters drain the backlog concurrently.
+Events are best-effort (they expire anyway; status history is the durable record): a full
+backlog or a failed post is counted and logged, at most once per ``log_every``, and never
+retried into a storm.
 """
 
 from __future__ import annotations
@@ -42,13 +43,16 @@ class EventRecorder:
         capacity: int = 20_000,
         posters: int = 4,
         log_every: float = 10.0,
+        window: float = 2.0,
     ) -> None:
         self.client = client
         self.clock = clock
         self.capacity = capacity
         self.posters = posters
         self.log_every = log_every
-        self._waiting: OrderedDict[str, Body] = OrderedDict()
+        self.window = window
+        # Oldest first: (when it may be posted, the event).
+        self._waiting: OrderedDict[str, tuple[float, Body]] = OrderedDict()
         self._ready = asyncio.Event()
         self._last_log = -log_every
         self.posted = 0
@@ -70,7 +74,7 @@ class EventRecorder:
         metadata = body["metadata"]
         key = metadata.get("uid") or f"{body.get('kind')}/{metadata.get('namespace')}/{metadata['name']}"
         now = self.clock().strftime("%Y-%m-%dT%H:%M:%SZ")
-        waiting = self._waiting.get(key)
+        waiting = self._waiting.get(key, (0.0, None))[1]
         if waiting is not None:
             self.coalesced += 1
             waiting["reason"] = reason[:128]
@@ -83,31 +87,34 @@ class EventRecorder:
             self.dropped += 1
             self._log_loss("event backlog full (%d waiting): %s dropped", self.capacity, reason)
             return
-        self._waiting[key] = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {
-                "name": f"{metadata['name'][:200]}.{uuid.uuid4().hex[:12]}",
-                "namespace": metadata.get("namespace") or "default",
+        self._waiting[key] = (
+            time.monotonic() + self.window,
+            {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {
+                    "name": f"{metadata['name'][:200]}.{uuid.uuid4().hex[:12]}",
+                    "namespace": metadata.get("namespace") or "default",
+                },
+                "involvedObject": {
+                    "apiVersion": body.get("apiVersion"),
+                    "kind": body.get("kind"),
+                    "name": metadata["name"],
+                    "namespace": metadata.get("namespace"),
+                    "uid": metadata.get("uid"),
+                    "resourceVersion": metadata.get("resourceVersion"),
+                },
+                "type": type,
+                "reason": reason[:128],
+                "message": message[:MAX_MESSAGE],
+                "source": {"component": COMPONENT},
+                "reportingComponent": COMPONENT,
+                "reportingInstance": COMPONENT,
+                "firstTimestamp": now,
+                "lastTimestamp": now,
+                "count": 1,
             },
-            "involvedObject": {
-                "apiVersion": body.get("apiVersion"),
-                "kind": body.get("kind"),
-                "name": metadata["name"],
-                "namespace": metadata.get("namespace"),
-                "uid": metadata.get("uid"),
-                "resourceVersion": metadata.get("resourceVersion"),
-            },
-            "type": type,
-            "reason": reason[:128],
-            "message": message[:MAX_MESSAGE],
-            "source": {"component": COMPONENT},
-            "reportingComponent": COMPONENT,
-            "reportingInstance": COMPONENT,
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-        }
+        )
         self._ready.set()
 
     def _log_loss(self, message: str, *args: object) -> None:
@@ -118,23 +125,45 @@ class EventRecorder:
             logger.warning(message + " (counted in events_dropped_total / events_failed_total)", *args)
 
     async def _take(self) -> Body:
-        while not self._waiting:
-            self._ready.clear()
-            await self._ready.wait()
-        _, event = self._waiting.popitem(last=False)
-        return event
+        while True:
+            while not self._waiting:
+                self._ready.clear()
+                await self._ready.wait()
+            key, (due, event) = next(iter(self._waiting.items()))
+            wait = due - time.monotonic()
+            if wait <= 0:
+                del self._waiting[key]
+                return event
+            await asyncio.sleep(wait)  # then look again: another poster may have taken it
+
+    async def _send(self, event: Body) -> None:
+        try:
+            await self.client.create_event(event["metadata"]["namespace"], event)
+            self.posted += 1
+        except Exception as error:
+            self.failed += 1
+            self._log_loss("could not post event %s: %s", event["reason"], error)
 
     async def _post(self) -> None:
         while True:
-            event = await self._take()
-            try:
-                await self.client.create_event(event["metadata"]["namespace"], event)
-                self.posted += 1
-            except Exception as error:
-                self.failed += 1
-                self._log_loss("could not post event %s: %s", event["reason"], error)
+            await self._send(await self._take())
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
             for number in range(self.posters):
                 group.create_task(self._post(), name=f"event-poster-{number}")
+
+    async def flush(self, patience: float = 1.0) -> None:
+        """Post every waiting event now, without waiting for its window (at shutdown, after
+        ``run`` was cancelled); those not posted within ``patience`` seconds are dropped."""
+        events = [event for _, event in self._waiting.values()]
+        self._waiting.clear()
+        if not events:
+            return
+        sending = [asyncio.create_task(self._send(event)) for event in events]
+        _, late = await asyncio.wait(sending, timeout=patience)
+        for task in late:
+            task.cancel()
+        if late:
+            self.dropped += len(late)
+            self._log_loss("%d events not posted at shutdown", len(late))

@@ -144,3 +144,4 @@ class OperatorRuntime:
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.events.flush()  # the transitions written so far get their events
