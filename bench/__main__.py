@@ -14,7 +14,7 @@ import platform
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -157,8 +157,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--operator-args", default="", help="extra flags for `seppmail-lifecycle run`, e.g. '--workers 16'"
     )
     parser.add_argument("--only-throughput", action="store_true", help="scenario (a) only")
+    parser.add_argument("--objects", type=int, help="scenario (a) at this size only")
+    parser.add_argument("--runs", type=int, help="runs per figure (default 3)")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
+    if args.objects:
+        sizes = replace(sizes, throughput=(args.objects,))
+    if args.runs:
+        sizes = replace(sizes, runs=args.runs)
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="seppmail-bench-") as workdir:
         report = asyncio.run(run(sizes, Path(workdir), args.operator_args.split(), args.only_throughput))

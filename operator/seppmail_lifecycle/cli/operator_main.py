@@ -98,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
         default="2s",
         help="time between renewals and between a standby's attempts (default: 2s)",
     )
-    run.add_argument("--workers", metavar="N", type=int, default=4, help="concurrent reconciles (default: 4)")
+    run.add_argument("--workers", metavar="N", type=int, default=16, help="concurrent reconciles (default: 16)")
 
     sub.add_parser("crds", help="print the CustomResourceDefinitions as YAML")
     sub.add_parser("version", help="print the version")

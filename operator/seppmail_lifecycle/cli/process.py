@@ -55,7 +55,7 @@ class ProcessOptions:
     liveness: str | None
     leader_election: LeaderElection | None
     verbose: bool = False
-    workers: int = 4
+    workers: int = 16
 
 
 def own_namespace() -> str:

@@ -9,43 +9,66 @@ deadline (controller-runtime's Forget / AddRateLimited / AddAfter).
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from typing import Any
 
-from seppmail_lifecycle.kube.store import Store
+from seppmail_lifecycle.kube.store import Store, key_of
 from seppmail_lifecycle.runtime.context import Context
 from seppmail_lifecycle.runtime.keys import Key, affected_keys
+from seppmail_lifecycle.runtime.metrics import Counters
 from seppmail_lifecycle.runtime.reconcilers import RECONCILERS, BackendFailure
 from seppmail_lifecycle.runtime.workqueue import WorkQueue
 from seppmail_lifecycle.runtime.writer import NotLeader, StaleObject
 
 logger = logging.getLogger(__name__)
 Body = dict[str, Any]
+_PROCESSING: contextvars.ContextVar[Key | None] = contextvars.ContextVar("processing", default=None)
 
 
 class Engine:
-    def __init__(self, ctx: Context, queue: WorkQueue[Key]) -> None:
+    def __init__(self, ctx: Context, queue: WorkQueue[Key], counters: Counters) -> None:
         self.ctx = ctx
         self.queue = queue
+        self.counters = counters
 
     @property
     def store(self) -> Store:
         return self.ctx.store
 
     def observe(self, kind: str, body: Body, deleted: bool = False) -> None:
-        """A watch event: record it in the store, decide every aggregate it affects."""
+        """A watch event: record it in the store, decide every aggregate it affects. A version
+        the store holds already (our own write coming back, or what the start-up LIST read)
+        changes nothing: what it affects was queued when it entered the store."""
         if deleted:
             self.store.delete(kind, body)
-        elif self.store.put(kind, body) is None:
-            return  # a namespace this operator does not watch
+        else:
+            namespace, name = key_of(body)
+            held = self.store.get(kind, namespace, name)
+            version = body["metadata"].get("resourceVersion")
+            if held is not None and version is not None and held.raw["metadata"].get("resourceVersion") == version:
+                return
+            if self.store.put(kind, body) is None:
+                return  # a namespace this operator does not watch
         for key in affected_keys(kind, body, self.store):
             self.queue.add(key)
+
+    def written(self, kind: str, body: Body, *, status_only: bool) -> None:
+        """The writer put a version into the store: decide again what it affects, apart from the
+        aggregate that wrote it (its decision already reads what it wrote: decisions are
+        idempotent)."""
+        writing = _PROCESSING.get()
+        for key in affected_keys(kind, body, self.store, status_only=status_only):
+            if key != writing:
+                self.queue.add(key)
 
     async def run(self, workers: int) -> None:
         await self.queue.run(self.process, workers)
 
     async def process(self, key: Key) -> None:
         kind, namespace, name = key
+        _PROCESSING.set(key)  # each worker is a task of its own: its own context
+        self.counters.inc("reconciles_total", aggregate=kind)
         try:
             await RECONCILERS[kind](self.ctx, namespace, name)
         except StaleObject as stale:

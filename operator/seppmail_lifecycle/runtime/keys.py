@@ -36,9 +36,10 @@ def _tenant_keys(store: Store, namespace: str, tenant: str) -> list[Key]:
     return keys
 
 
-def affected_keys(kind: str, body: Body, store: Store) -> list[Key]:
+def affected_keys(kind: str, body: Body, store: Store, *, status_only: bool = False) -> list[Key]:
     """The aggregates to decide again when ``body`` (of ``kind``) was added, changed or deleted;
-    each once, in a stable order."""
+    each once, in a stable order. ``status_only``: only its status (or our finalizer) changed,
+    which no decision reads of a Tenant (its domains and mails read its spec)."""
     namespace, name = key_of(body)
     keys: list[Key] = []
     if kind == "Domain":
@@ -56,7 +57,7 @@ def affected_keys(kind: str, body: Body, store: Store) -> list[Key]:
             if domain_entry is not None and (tenant := _ref(domain_entry.raw, "tenantRef")):
                 keys.append(("Tenant", namespace, tenant))
     elif kind == "Tenant":
-        keys += _tenant_keys(store, namespace, name)
+        keys += [("Tenant", namespace, name)] if status_only else _tenant_keys(store, namespace, name)
     elif kind == "License":
         keys.append(("License", namespace, name))
         if tenant := _ref(body, "tenantRef"):

@@ -79,7 +79,7 @@ class OperatorRuntime:
         policy: Policy,
         namespaces: Sequence[str] = (),
         smtp: SmtpSettings | None = None,
-        workers: int = 4,
+        workers: int = 16,
         clock: Callable[[], datetime] = utc_now,
         may_write: Callable[[], bool] = lambda: True,
     ) -> OperatorRuntime:
@@ -91,12 +91,13 @@ class OperatorRuntime:
         resolver = DnsResolver(policy.dns.nameservers, policy.dns.timeout.total_seconds())
         mailer = Mailer(client, smtp, policy.mail, clock, counters)
         queue: WorkQueue[Key] = WorkQueue(clock)
+        writer = StatusWriter(client, store, events, counters, may_write)
         ctx = Context(
             store=store,
             policy=policy,
             clock=clock,
             effects=ClusterEffects(ConfigMapBackend(client), resolver, mailer, counters),
-            writer=StatusWriter(client, store, events, counters, may_write),
+            writer=writer,
             post_event=events,
             enqueue=queue.add,
             wake_at=queue.add_after,
@@ -109,7 +110,9 @@ class OperatorRuntime:
         logger.info("store primed: %s; deciding %d aggregates (catching up on everything overdue)", counts, len(keys))
         for key in keys:
             queue.add(key)
-        runtime = cls(client, Engine(ctx, queue), events, counters)
+        engine = Engine(ctx, queue, counters)
+        writer.on_written = engine.written
+        runtime = cls(client, engine, events, counters)
         runtime.tasks = (
             asyncio.create_task(runtime.engine.run(workers), name="seppmail-lifecycle-engine"),
             asyncio.create_task(events.run(), name="seppmail-lifecycle-events"),

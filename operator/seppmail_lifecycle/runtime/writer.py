@@ -43,6 +43,14 @@ class EventSink(Protocol):
     def __call__(self, body: Body, *, type: str, reason: str, message: str) -> None: ...
 
 
+class WriteSink(Protocol):
+    def __call__(self, kind: str, body: Body, *, status_only: bool) -> None: ...
+
+
+def _nothing_to_tell(kind: str, body: Body, *, status_only: bool) -> None:
+    return None
+
+
 def transition_message(transition: Transition) -> str:
     arrow = f"{transition.from_} -> {transition.to}: " if transition.from_ != transition.to else ""
     return f"{arrow}{transition.message}"[:1024]
@@ -65,12 +73,17 @@ class StatusWriter:
         post_event: EventSink,
         counters: Counters,
         may_write: Callable[[], bool] = lambda: True,
+        on_written: WriteSink = _nothing_to_tell,
     ) -> None:
+        """``on_written``: told of every version this writer put into the store (what it wrote,
+        or re-read after a conflict), so the aggregates it affects are decided again without
+        waiting for the watch to bring the same version back."""
         self.client = client
         self.store = store
         self.post_event = post_event
         self.counters = counters
         self.may_write = may_write
+        self.on_written = on_written
 
     def _fence(self) -> None:
         # Checked before every write: a replica whose lease ran out stops acting at once.
@@ -80,6 +93,8 @@ class StatusWriter:
     def _written(self, kind: str, verb: str, result: Body) -> None:
         self.counters.inc("api_writes_total", kind=kind, verb=verb)
         self.store.put(kind, result)
+        # A status or our finalizer is all a patch changes; a created object is new altogether.
+        self.on_written(kind, result, status_only=verb != "create")
 
     async def _refresh(self, kind: str, entry: Entry) -> StaleObject:
         """Re-read an object a write conflicted on; the store gets the server's version."""
@@ -90,6 +105,7 @@ class StatusWriter:
             self.store.delete(kind, entry.raw)
         else:
             self.store.put(kind, fresh)
+            self.on_written(kind, fresh, status_only=False)  # somebody else's change
         return StaleObject(f"{kind} {namespace}/{name} changed since it was read")
 
     async def write_status(

@@ -132,3 +132,8 @@ def test_the_catch_up_decides_every_aggregate_once() -> None:
         ("License", NS, "acme-full"),
         ("DeployRequest", NS, "deploy-1"),
     }
+
+
+def test_a_tenant_status_change_affects_no_other_aggregate() -> None:
+    store = world()
+    assert affected_keys("Tenant", body(store, "Tenant", "acme"), store, status_only=True) == [("Tenant", NS, "acme")]
