@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,7 @@ from tests import manifests
 from tests.kube import apply, events_for, get, wait_for
 
 pytestmark = pytest.mark.e2e
+Body = dict[str, Any]
 NOW = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 
 
@@ -25,6 +27,23 @@ async def _until(what: str, probe: Callable[[], bool]) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"timed out after 30 s waiting for {what}")
+
+
+@contextlib.asynccontextmanager
+async def _posting(recorder: EventRecorder) -> AsyncIterator[None]:
+    """The recorder's posters run for the duration of the block, as in the operator."""
+    posting = asyncio.create_task(recorder.run())
+    try:
+        yield
+    finally:
+        posting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await posting
+
+
+def _two_tenants(crds: ControlPlane, namespace: str) -> tuple[Body, Body]:
+    apply(crds, namespace, manifests.tenant("a"), manifests.tenant("b"))
+    return get(crds, "tenants.lifecycle", namespace, "a"), get(crds, "tenants.lifecycle", namespace, "b")
 
 
 def _drained(recorder: EventRecorder) -> Callable[[], bool]:
@@ -44,14 +63,9 @@ async def test_a_burst_of_transitions_is_one_event_per_object(
             recorder(body, type="Warning" if step == 1 else "Normal", reason=reason, message=f"step {step}.")
     assert recorder.counts()["events_waiting"] == len(names)
 
-    posting = asyncio.create_task(recorder.run())
-    try:
+    async with _posting(recorder):
         await _until("the backlog posted", _drained(recorder))
         wait_for("the events listed", lambda: len(events_for(crds, namespace, names[-1])) == 1)
-    finally:
-        posting.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await posting
     for name in names:
         (event,) = events_for(crds, namespace, name)
         assert (event["reason"], event["type"]) == ("Provisioned", "Warning")
@@ -64,23 +78,17 @@ async def test_a_burst_of_transitions_is_one_event_per_object(
 async def test_a_full_backlog_and_a_refused_post_are_counted(
     crds: ControlPlane, namespace: str, client: KubeClient
 ) -> None:
-    apply(crds, namespace, manifests.tenant("a"), manifests.tenant("b"))
-    a, b = (get(crds, "tenants.lifecycle", namespace, name) for name in ("a", "b"))
+    a, b = _two_tenants(crds, namespace)
     recorder = EventRecorder(client, lambda: NOW, capacity=1)
     recorder(a, type="Normal", reason="First", message="kept.")
     recorder(b, type="Normal", reason="Second", message="no room.")
     assert recorder.counts()["events_dropped_total"] == 1
     # An event into a namespace that does not exist: the API server refuses it.
     gone = {**a, "metadata": {**a["metadata"], "uid": "other", "namespace": "no-such-namespace"}}
-    posting = asyncio.create_task(recorder.run())
-    try:
+    async with _posting(recorder):
         await _until("the kept event posted", _drained(recorder))
         recorder(gone, type="Normal", reason="Refused", message="namespace missing.")
         await _until("the refused post counted", lambda: recorder.counts()["events_failed_total"] == 1)
-    finally:
-        posting.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await posting
     counts = recorder.counts()
     assert (counts["events_posted_total"], counts["events_dropped_total"], counts["events_failed_total"]) == (1, 1, 1)
     assert [e["reason"] for e in events_for(crds, namespace, "a")] == ["First"]
@@ -89,20 +97,14 @@ async def test_a_full_backlog_and_a_refused_post_are_counted(
 async def test_transitions_within_the_window_are_one_event_and_stopping_posts_what_waits(
     crds: ControlPlane, namespace: str, client: KubeClient
 ) -> None:
-    apply(crds, namespace, manifests.tenant("a"), manifests.tenant("b"))
-    a, b = (get(crds, "tenants.lifecycle", namespace, name) for name in ("a", "b"))
+    a, b = _two_tenants(crds, namespace)
     recorder = EventRecorder(client, lambda: NOW, window=1.0)
-    posting = asyncio.create_task(recorder.run())
-    try:
+    async with _posting(recorder):
         recorder(a, type="Normal", reason="Confirmed", message="first.")
         await asyncio.sleep(0.5)
         recorder(a, type="Normal", reason="Provisioned", message="half a second later.")
         await _until("the merged event posted", _drained(recorder))
         recorder(b, type="Normal", reason="Confirmed", message="waiting at shutdown.")
-    finally:
-        posting.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await posting
     assert recorder.counts()["events_waiting"] == 1
     await recorder.flush()
     assert [(e["reason"], e["message"]) for e in events_for(crds, namespace, "a")] == [
