@@ -111,16 +111,20 @@ class Observer:
     plural: str
     done: Callable[[Body], bool]
     done_at: dict[str, float] = field(default_factory=dict)
-    latest: dict[str, Body] = field(default_factory=dict)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Observer:
+        self._task = asyncio.create_task(self._watch(await self._list()))
+        return self
+
+    async def _list(self) -> str:
+        """See every object as it is now; the resourceVersion to watch from."""
         listed = await self.client.custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, self.plural)
         for body in listed["items"]:
             self._see(body)
-        self._task = asyncio.create_task(self._watch(listed["metadata"]["resourceVersion"]))
-        return self
+        version: str = listed["metadata"]["resourceVersion"]
+        return version
 
     async def __aexit__(self, *_: object) -> None:
         assert self._task is not None
@@ -130,7 +134,6 @@ class Observer:
 
     def _see(self, body: Body) -> None:
         name = body["metadata"]["name"]
-        self.latest[name] = body
         if name not in self.done_at and self.done(body):
             self.done_at[name] = time.time()
             self._changed.set()
@@ -156,12 +159,7 @@ class Observer:
             except ApiException as error:
                 if error.status != 410:
                     raise
-                listed = await self.client.custom.list_namespaced_custom_object(
-                    GROUP, VERSION, self.namespace, self.plural
-                )
-                for body in listed["items"]:
-                    self._see(body)
-                resource_version = listed["metadata"]["resourceVersion"]
+                resource_version = await self._list()  # the watch fell too far behind
 
     async def wait(self, count: int, patience: float) -> float:
         """Wait until ``count`` objects are done; the time the last one was."""

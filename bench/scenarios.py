@@ -18,7 +18,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,7 +52,7 @@ def provisioned(body: Body) -> bool:
     return bool((body.get("status") or {}).get("phase") == "provisioned")
 
 
-def in_period(period: str) -> Any:
+def in_period(period: str) -> Callable[[Body], bool]:
     return lambda body: (body.get("status") or {}).get("period") == period
 
 
@@ -98,6 +98,14 @@ class Cluster:
         self.plane.kubectl("create", "namespace", name)
         return name
 
+    async def populated(self, purpose: str, objects: int) -> tuple[str, list[Body]]:
+        """A fresh namespace holding the tenants (and their licenses) the orders of ``objects``
+        belong to; the namespace and what was created."""
+        namespace = self.namespace(purpose)
+        setup = tenants_and_licenses(objects, timedelta(days=30))
+        await create_all(self.client, namespace, setup)
+        return namespace, setup
+
     def operator(self, namespace: str, policy: dict[str, Any]) -> OperatorProcess:
         policy_file = self.workdir / f"{namespace}-policy.yaml"
         policy_file.write_text(yaml.safe_dump(policy))
@@ -121,10 +129,7 @@ class Throughput:
 async def tight_client(cluster: Cluster, objects: int) -> Throughput:
     """The API server's limit for these writes: the creates, then one status write each, at the
     bench client's concurrency, with nothing decided in between."""
-    namespace = cluster.namespace("tight")
-    await create_all(
-        cluster.client, namespace, tenants_and_licenses(objects // 2 // DOMAINS_PER_TENANT + 1, timedelta(days=30))
-    )
+    namespace, _ = await cluster.populated("tight", objects)
     docs = orders(objects)
     before, start = api_writes(cluster.plane), time.time()
 
@@ -173,8 +178,7 @@ def _start_plain_kopf(cluster: Cluster, namespace: str) -> subprocess.Popen[byte
 
 
 async def plain_kopf(cluster: Cluster, objects: int, patience: float) -> Throughput:
-    namespace = cluster.namespace("kopf")
-    await create_all(cluster.client, namespace, tenants_and_licenses(objects, timedelta(days=30)))
+    namespace, _ = await cluster.populated("kopf", objects)
     process = await asyncio.to_thread(_start_plain_kopf, cluster, namespace)
     try:
         before, cpu_before = api_writes(cluster.plane), cpu_seconds(process.pid)
@@ -197,9 +201,7 @@ class Population:
 
 
 async def operator_throughput(cluster: Cluster, objects: int, patience: float) -> tuple[Throughput, Population]:
-    namespace = cluster.namespace("operator")
-    setup = tenants_and_licenses(objects, timedelta(days=30))
-    await create_all(cluster.client, namespace, setup)
+    namespace, setup = await cluster.populated("operator", objects)
     operator = cluster.operator(namespace, THROUGHPUT_POLICY)
     await asyncio.to_thread(operator.start, 120)
     assert operator.process is not None

@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 COMPONENT = "seppmail-lifecycle"
 MAX_MESSAGE = 1024
+"""The longest event message posted (the writer cuts transition messages to it too)."""
 Body = dict[str, Any]
 
 

@@ -24,6 +24,7 @@ from seppmail_lifecycle.core.conditions import Transition, invalid_spec_status
 from seppmail_lifecycle.kube.client import KubeClient
 from seppmail_lifecycle.kube.convert import merge_patch, normalized_status, status_body
 from seppmail_lifecycle.kube.errors import AlreadyExists, Conflict, NotFound
+from seppmail_lifecycle.kube.events import MAX_MESSAGE
 from seppmail_lifecycle.kube.store import Entry, Store, key_of
 from seppmail_lifecycle.runtime.metrics import Counters
 
@@ -53,7 +54,7 @@ def _nothing_to_tell(kind: str, body: Body, *, status_only: bool) -> None:
 
 def transition_message(transition: Transition) -> str:
     arrow = f"{transition.from_} -> {transition.to}: " if transition.from_ != transition.to else ""
-    return f"{arrow}{transition.message}"[:1024]
+    return f"{arrow}{transition.message}"[:MAX_MESSAGE]
 
 
 def transitions_message(transitions: Sequence[Transition]) -> str:
@@ -62,7 +63,7 @@ def transitions_message(transitions: Sequence[Transition]) -> str:
         return transition_message(transitions[0])
     path = [transitions[0].from_ or "", *(t.to for t in transitions)]
     steps = [p for i, p in enumerate(path) if p and (i == 0 or p != path[i - 1])]
-    return f"{' -> '.join(steps)}: {' '.join(t.message for t in transitions)}"[:1024]
+    return f"{' -> '.join(steps)}: {' '.join(t.message for t in transitions)}"[:MAX_MESSAGE]
 
 
 class StatusWriter:
