@@ -2,8 +2,9 @@
 
 - ``throughput``: bulk apply of N objects (domains, each with a declared base service) until all
   are provisioned, by the operator, by a plain kopf operator doing one status write per object,
-  and by a tight asyncio client doing the same creates and one status write per object directly
-  (the API server's own limit for these writes, measured in the same run);
+  and by a tight asyncio client making the operator's writes again (the same creates, finalizers,
+  status writes, ConfigMaps and events, with the same bodies) without deciding anything: the API
+  server's own limit for these writes, measured in the same run;
 - ``idle``: the operator's CPU and memory once everything has settled (deadlines days away);
 - ``restart``: licenses fallen overdue while the operator was down, among everything else;
 - ``timers``: many licenses expiring within the same 10 s: how late each Grace transition is.
@@ -18,7 +19,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,9 +40,12 @@ from bench.measure import (
     percentile,
     since,
 )
+from seppmail_lifecycle import FINALIZER, GROUP, VERSION
 from seppmail_lifecycle.api import KINDS_BY_NAME
+from seppmail_lifecycle.backend.labels import ROUTING_SELECTOR
 from seppmail_lifecycle.devcluster.controlplane import ControlPlane
 from seppmail_lifecycle.kube.client import KubeClient
+from seppmail_lifecycle.kube.events import COMPONENT as REPORTER
 
 THROUGHPUT_POLICY = {"autoDeploy": {"every": "1s", "offset": "0s"}, "dns": {"verify": False}}
 DOMAINS_PER_TENANT = 5
@@ -106,6 +110,10 @@ class Cluster:
         await create_all(self.client, namespace, setup)
         return namespace, setup
 
+    def plane_cpu(self) -> float:
+        """CPU seconds the API server and etcd have used so far: what the writes cost them."""
+        return sum(cpu_seconds(pid) for pid in self.plane.pids.values())
+
     def operator(self, namespace: str, policy: dict[str, Any]) -> OperatorProcess:
         policy_file = self.workdir / f"{namespace}-policy.yaml"
         policy_file.write_text(yaml.safe_dump(policy))
@@ -120,40 +128,114 @@ class Throughput:
     writes: dict[str, int] = field(default_factory=dict)
     cpu_seconds: float | None = None
     peak_rss_mb: float | None = None
+    plane_cpu_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.objects / self.seconds
 
 
-async def tight_client(cluster: Cluster, objects: int) -> Throughput:
-    """The API server's limit for these writes: the creates, then one status write each, at the
-    bench client's concurrency, with nothing decided in between."""
-    namespace, _ = await cluster.populated("tight", objects)
-    docs = orders(objects)
-    before, start = api_writes(cluster.plane), time.time()
+async def _replay_plan(
+    cluster: Cluster, source: str, target: str
+) -> tuple[list[Body], list[Callable[[], Awaitable[Any]]]]:
+    """The writes the operator made for the orders in ``source``, to be made again in ``target``
+    by a client that decides nothing: per Domain and Service the create, the finalizer, two status
+    writes (the first transition's, then the final status), the domain's routing ConfigMap and the
+    object's event, with the bodies the operator wrote (same sizes, same schema work for the API
+    server). The creates, then every object's writes in order."""
+    found = {
+        plural: (await cluster.client.custom.list_namespaced_custom_object(GROUP, VERSION, source, plural))["items"]
+        for plural in ("domains", "services")
+    }
+    maps = {
+        ref["name"]: cm
+        for cm in await cluster.client.list_configmaps(ROUTING_SELECTOR, [source])
+        for ref in cm["metadata"].get("ownerReferences", [])
+    }
+    listed = cluster.client.api.sanitize_for_serialization(await cluster.client.core.list_namespaced_event(source))
+    events = {e["involvedObject"]["name"]: e for e in listed["items"] if e.get("reportingComponent") == REPORTER}
+    creates: list[Body] = []
+    writes: list[Callable[[], Awaitable[Any]]] = []
+    for bodies in found.values():
+        for body in bodies:
+            kind, name, status = body["kind"], body["metadata"]["name"], body["status"]
+            creates.append(
+                {"apiVersion": body["apiVersion"], "kind": kind, "metadata": {"name": name}, "spec": body["spec"]}
+            )
+            first = {**status, "phase": "confirmed", "history": status.get("history", [])[:1]}
+            writes.append(
+                functools.partial(
+                    _replay_one, cluster.client, target, kind, name, first, status, maps.get(name), events.get(name)
+                )
+            )
+    return creates, writes
 
-    async def create_and_provision(doc: Body) -> None:
-        info = KINDS_BY_NAME[doc["kind"]]
-        await cluster.client.create(info, namespace, doc)
-        await cluster.client.patch_status(
-            info, namespace, doc["metadata"]["name"], {"status": {"phase": "provisioned"}}
+
+async def _replay_one(
+    client: KubeClient,
+    namespace: str,
+    kind: str,
+    name: str,
+    first: Body,
+    status: Body,
+    routing: Body | None,
+    event: Body | None,
+) -> None:
+    info = KINDS_BY_NAME[kind]
+    created = await client.patch(info, namespace, name, {"metadata": {"finalizers": [FINALIZER]}})
+    await client.patch_status(info, namespace, name, {"status": first})
+    await client.patch_status(info, namespace, name, {"status": status})
+    if routing is not None:
+        meta = routing["metadata"]
+        owner = {**meta["ownerReferences"][0], "uid": created["metadata"]["uid"]}
+        await client.create_configmap(
+            namespace,
+            {
+                "metadata": {"name": meta["name"], "labels": meta.get("labels", {}), "ownerReferences": [owner]},
+                "data": routing.get("data", {}),
+            },
+        )
+    if event is not None:
+        regarding = {**event["involvedObject"], "namespace": namespace, "uid": created["metadata"]["uid"]}
+        await client.create_event(
+            namespace,
+            {
+                **{k: v for k, v in event.items() if k not in ("metadata", "involvedObject")},
+                "metadata": {"generateName": f"{name}."},
+                "involvedObject": regarding,
+            },
         )
 
-    await bounded(functools.partial(create_and_provision, doc) for doc in docs)
-    seconds = time.time() - start
-    return Throughput(objects, seconds, since(api_writes(cluster.plane), before))
+
+async def tight_client(cluster: Cluster, source: str, objects: int, patience: float) -> Throughput:
+    """The API server's limit for the operator's writes: the writes the operator made in
+    ``source`` made again by a client deciding nothing, at the bench client's concurrency,
+    observed by the same watches as the operator's run."""
+    namespace, _ = await cluster.populated("tight", objects)
+    creates, writes = await _replay_plan(cluster, source, namespace)
+    before, plane_before = api_writes(cluster.plane), cluster.plane_cpu()
+
+    async def replay() -> None:
+        await create_all(cluster.client, namespace, creates)
+        await bounded(writes)
+
+    seconds = await _until_provisioned(cluster, namespace, len(creates), replay, patience)
+    writes_made = since(api_writes(cluster.plane), before)
+    return Throughput(objects, seconds, writes_made, plane_cpu_seconds=cluster.plane_cpu() - plane_before)
 
 
-async def _until_provisioned(cluster: Cluster, namespace: str, docs: list[Body], patience: float) -> float:
-    """Create ``docs`` and wait until every one is provisioned; the seconds it took."""
+async def _until_provisioned(
+    cluster: Cluster, namespace: str, objects: int, writing: Callable[[], Awaitable[Any]], patience: float
+) -> float:
+    """Run ``writing`` and wait until ``objects`` orders (half domains, half services) are
+    provisioned in ``namespace``; the seconds from the first write until the last was seen."""
     async with (
         Observer(cluster.client, namespace, "domains", provisioned) as domains,
         Observer(cluster.client, namespace, "services", provisioned) as services,
     ):
         start = time.time()
-        await create_all(cluster.client, namespace, docs)
-        half = len(docs) // 2
+        await writing()
+        half = objects // 2
         done = max(await domains.wait(half, patience), await services.wait(half, patience))
     return done - start
 
@@ -181,10 +263,14 @@ async def plain_kopf(cluster: Cluster, objects: int, patience: float) -> Through
     namespace, _ = await cluster.populated("kopf", objects)
     process = await asyncio.to_thread(_start_plain_kopf, cluster, namespace)
     try:
-        before, cpu_before = api_writes(cluster.plane), cpu_seconds(process.pid)
-        seconds = await _until_provisioned(cluster, namespace, orders(objects), patience)
+        before, cpu_before, plane_before = api_writes(cluster.plane), cpu_seconds(process.pid), cluster.plane_cpu()
+        docs = orders(objects)
+        seconds = await _until_provisioned(
+            cluster, namespace, len(docs), functools.partial(create_all, cluster.client, namespace, docs), patience
+        )
         writes = since(api_writes(cluster.plane), before)
-        return Throughput(objects, seconds, writes, cpu_seconds(process.pid) - cpu_before, memory_mb(process.pid)[1])
+        cpu = cpu_seconds(process.pid) - cpu_before
+        return Throughput(objects, seconds, writes, cpu, memory_mb(process.pid)[1], cluster.plane_cpu() - plane_before)
     finally:
         process.terminate()
         await asyncio.to_thread(process.wait, 30)
@@ -210,10 +296,14 @@ async def operator_throughput(cluster: Cluster, objects: int, patience: float) -
         await settled.wait(len(licenses), patience)
     await idle(operator, patience)
     pid = operator.process.pid
-    before, cpu_before = api_writes(cluster.plane), cpu_seconds(pid)
-    seconds = await _until_provisioned(cluster, namespace, orders(objects), patience)
+    before, cpu_before, plane_before = api_writes(cluster.plane), cpu_seconds(pid), cluster.plane_cpu()
+    docs = orders(objects)
+    seconds = await _until_provisioned(
+        cluster, namespace, len(docs), functools.partial(create_all, cluster.client, namespace, docs), patience
+    )
     writes = since(api_writes(cluster.plane), before)
-    result = Throughput(objects, seconds, writes, cpu_seconds(pid) - cpu_before, memory_mb(pid)[1])
+    cpu = cpu_seconds(pid) - cpu_before
+    result = Throughput(objects, seconds, writes, cpu, memory_mb(pid)[1], cluster.plane_cpu() - plane_before)
     return result, Population(namespace, operator, objects + len(setup), licenses)
 
 
@@ -236,7 +326,10 @@ class IdleCost:
 
 
 async def idle_cost(population: Population, seconds: float, patience: float) -> IdleCost:
+    """The operator started again over the settled population (as after a pod restart), once it
+    has caught up: CPU over ``seconds`` and RSS."""
     operator = population.operator
+    await asyncio.to_thread(operator.start, patience)
     assert operator.process is not None
     await idle(operator, patience)
     await asyncio.sleep(2)  # the last events posted
