@@ -8,7 +8,7 @@ Status and metadata are written with JSON merge patches; every call names its ki
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kubernetes_asyncio import client, config
@@ -20,6 +20,14 @@ MERGE_PATCH = "application/merge-patch+json"
 Body = dict[str, Any]
 
 __all__ = ["Body", "KubeClient"]
+
+
+PROXY_VARIABLES = ("https_proxy", "http_proxy", "all_proxy", "netrc")
+
+
+def proxy_configured(environ: Mapping[str, str]) -> bool:
+    """Whether the environment names a proxy (or a .netrc) that requests must honour."""
+    return any(name.lower() in PROXY_VARIABLES for name, value in environ.items() if value)
 
 
 class KubeClient:
@@ -38,7 +46,13 @@ class KubeClient:
             await config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
         # Many concurrent status writes during bulk imports; aiohttp's default pool is 100.
         configuration.connection_pool_maxsize = 64
-        return cls(client.ApiClient(configuration))
+        api = client.ApiClient(configuration)
+        if not proxy_configured(os.environ):
+            # kubernetes_asyncio opens its session with trust_env=True: every request then looks up
+            # ~/.netrc and the proxy variables in a thread of its own (two thread hops per write,
+            # 5% of the operator's CPU in bulk). Without proxy variables there is nothing to find.
+            api.rest_client.pool_manager._trust_env = False
+        return cls(api)
 
     async def close(self) -> None:
         await self.api.close()
