@@ -40,8 +40,8 @@ def apply_settings(settings: kopf.OperatorSettings) -> None:
     settings.networking.connect_timeout = 10
     settings.networking.request_timeout = 60
 
-    # Per-object event batching: coalesce bursts (bulk imports) into one processing per object.
-    settings.queueing.idle_timeout = 30.0
+    # kopf's per-object workers exit after its default idle_timeout (5 s): a longer one only keeps
+    # a task and the last body of every object of a bulk import alive (it batches nothing).
 
 
 @kopf.on.startup()  # type: ignore[untyped-decorator,unused-ignore]

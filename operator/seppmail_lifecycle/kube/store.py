@@ -34,6 +34,16 @@ def key_of(body: Body) -> Key:
     return (metadata.get("namespace") or "", metadata["name"])
 
 
+def lean(body: Body) -> Body:
+    """The object as the store keeps it: without ``metadata.managedFields``, the API server's
+    field-ownership bookkeeping, which nothing here reads and which is half of an object's
+    memory (a Domain: 24 KB as parsed JSON, 11 KB without). The caller's body is not changed."""
+    metadata = body["metadata"]
+    if "managedFields" not in metadata:
+        return body
+    return {**body, "metadata": {key: value for key, value in metadata.items() if key != "managedFields"}}
+
+
 def _spec(body: Body, *path: str) -> str | None:
     node: Any = body.get("spec") or {}
     for part in path:
@@ -78,6 +88,7 @@ class Store:
             return None
         key = key_of(body)
         self._unindex(kind, key)
+        body = lean(body)
         if kind == ROUTING:
             entry = Entry(body, None, None)
         else:

@@ -133,7 +133,11 @@ class OperatorRuntime:
             "queued": len(self.engine.queue),
             "timers": self.engine.queue.timers,
             "objects": {kind: self.store.count(kind) for kind in KINDS_BY_NAME},
-            "counters": {**self.counters.snapshot(), **self.events.counts()},
+            "counters": {
+                **self.counters.snapshot(),
+                **self.events.counts(),
+                "api_throttled_total": self.client.throttled,
+            },
         }
 
     def halt(self) -> None:

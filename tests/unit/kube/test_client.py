@@ -1,10 +1,12 @@
-"""Which environments keep aiohttp's per-request proxy and .netrc lookups."""
+"""The client's choices that need no server: which environments keep aiohttp's per-request proxy
+and .netrc lookups, and how long a 429 waits."""
 
 from __future__ import annotations
 
 import pytest
+from kubernetes_asyncio.client.exceptions import ApiException
 
-from seppmail_lifecycle.kube.client import proxy_configured
+from seppmail_lifecycle.kube.client import MAX_RETRY_AFTER, proxy_configured, retry_after
 
 
 @pytest.mark.parametrize(
@@ -23,3 +25,21 @@ from seppmail_lifecycle.kube.client import proxy_configured
 )
 def test_proxy_configured(environ: dict[str, str], configured: bool) -> None:
     assert proxy_configured(environ) is configured
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"Retry-After": "3"}, 3.0),
+        ({"Retry-After": "0.5"}, 0.5),
+        ({}, 1.0),
+        (None, 1.0),
+        ({"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"}, 1.0),
+        ({"Retry-After": "600"}, MAX_RETRY_AFTER),
+        ({"Retry-After": "-4"}, 0.0),
+    ],
+)
+def test_a_429_waits_what_its_retry_after_says_within_bounds(headers: dict[str, str] | None, seconds: float) -> None:
+    error = ApiException(status=429, reason="Too Many Requests")
+    error.headers = headers
+    assert retry_after(error) == seconds

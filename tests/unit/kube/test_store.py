@@ -239,6 +239,19 @@ def test_routing_configmaps_are_kept_raw() -> None:
     assert entry.raw["data"]["services"] == "s1=base\n"
 
 
+@pytest.mark.parametrize("kind", ["Domain", ROUTING])
+def test_objects_are_kept_without_managed_fields_and_the_given_body_is_untouched(kind: str) -> None:
+    body = served(manifests.domain("d1", "t1", "d1.example")) if kind == "Domain" else routing_configmap("d1")
+    fields = [{"manager": "kubectl", "operation": "Update", "fieldsV1": {"f:spec": {}}}]
+    body["metadata"]["managedFields"] = fields
+    store = Store()
+    entry = store.put(kind, body)
+    assert entry is not None
+    assert "managedFields" not in entry.raw["metadata"]
+    assert entry.raw["metadata"]["name"] == body["metadata"]["name"]
+    assert body["metadata"]["managedFields"] == fields
+
+
 # ------------------------------------------------------------------------------------------ namespaces
 
 
