@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from seppmail_lifecycle.api import KINDS_BY_NAME
 from seppmail_lifecycle.api.tenant import TenantStatus
 from seppmail_lifecycle.core.conditions import Transition
 from seppmail_lifecycle.devcluster.controlplane import ControlPlane
@@ -52,7 +53,7 @@ async def test_one_write_per_change_and_none_when_nothing_changed(
     assert events.posted == [("acme", "TenantActive")]
     written = store.get("Tenant", namespace, "acme")
     assert written is not None
-    assert written.raw["status"]["managedDomains"] == 2
+    assert written.status(KINDS_BY_NAME["Tenant"])[0]["managedDomains"] == 2
 
     # The same status again (from the store's new version): no request at all.
     assert not await writer.write_status("Tenant", written, status)

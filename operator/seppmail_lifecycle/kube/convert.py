@@ -39,16 +39,21 @@ def meta_of(body: Body) -> Meta:
 
 
 def to_obj(info: KindInfo, body: Body) -> Obj[Any, Any]:
+    return parse(info, body)[0]
+
+
+def parse(info: KindInfo, body: Body) -> tuple[Obj[Any, Any], bool]:
+    """The typed view of ``body``, and whether its status was read as it is (False: rebuilt)."""
     try:
         spec = info.spec.model_validate(body.get("spec") or {})
     except ValidationError as error:
         raise InvalidObject(_explain(error)) from error
     try:
-        status = info.status.model_validate(body.get("status") or {})
+        status, read = info.status.model_validate(body.get("status") or {}), True
     except ValidationError:
         # A status this version cannot read (written by another version) is rebuilt, not fatal.
-        status = info.status()
-    return Obj(meta=meta_of(body), spec=spec, status=status)
+        status, read = info.status(), False
+    return Obj(meta=meta_of(body), spec=spec, status=status), read
 
 
 def _explain(error: ValidationError) -> str:

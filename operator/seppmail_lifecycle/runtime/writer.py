@@ -22,7 +22,7 @@ from seppmail_lifecycle.api import KINDS_BY_NAME
 from seppmail_lifecycle.api.common import StatusBase
 from seppmail_lifecycle.core.conditions import Transition, invalid_spec_status
 from seppmail_lifecycle.kube.client import KubeClient
-from seppmail_lifecycle.kube.convert import merge_patch, normalized_status, status_body
+from seppmail_lifecycle.kube.convert import merge_patch, status_body
 from seppmail_lifecycle.kube.errors import AlreadyExists, Conflict, NotFound
 from seppmail_lifecycle.kube.events import MAX_MESSAGE
 from seppmail_lifecycle.kube.store import Entry, Store, key_of
@@ -115,13 +115,14 @@ class StatusWriter:
         """Patch the status if it changed; True if it was written."""
         info = KINDS_BY_NAME[kind]
         new = status_body(status)
-        if new == normalized_status(info, entry.raw):
+        held, normalized = entry.status(info)
+        if new == normalized:
             return False
         self._fence()
         metadata = entry.raw["metadata"]
         patch = {
             "metadata": {"resourceVersion": metadata["resourceVersion"]},
-            "status": merge_patch(entry.raw.get("status") or {}, new),
+            "status": merge_patch(held, new),
         }
         try:
             result = await self.client.patch_status(info, metadata.get("namespace"), metadata["name"], patch)
