@@ -56,6 +56,13 @@ def parse(info: KindInfo, body: Body) -> tuple[Obj[Any, Any], bool]:
     return Obj(meta=meta_of(body), spec=spec, status=status), read
 
 
+def stored_obj(info: KindInfo, body: Body, status: bytes) -> Obj[Any, Any]:
+    """The typed view of an object the store keeps as ``body`` (its spec known to parse) and its
+    status as compact JSON (known to parse)."""
+    spec = info.spec.model_validate(body.get("spec") or {})
+    return Obj(meta=meta_of(body), spec=spec, status=info.status.model_validate_json(status))
+
+
 def _explain(error: ValidationError) -> str:
     parts = []
     for problem in error.errors()[:5]:

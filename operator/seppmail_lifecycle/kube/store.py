@@ -2,42 +2,108 @@
 ConfigMap, with the secondary indexes the reconcilers look things up by.
 
 Fed by the watch (kopf event handlers) and primed by one LIST per kind at start-up, so nothing is
-decided on a partial view. Objects are parsed once, when they arrive.
+decided on a partial view. Objects are parsed when they arrive; the typed views of the
+least recently read are dropped beyond ``RECENT_OBJECTS`` and parsed again when next read.
 """
 
 from __future__ import annotations
 
 import fnmatch
-from collections import defaultdict
+import json
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from seppmail_lifecycle.api import KINDS_BY_NAME
 from seppmail_lifecycle.api.kinds import KindInfo
 from seppmail_lifecycle.core.model import Obj
 from seppmail_lifecycle.kube.affinity import ThreadAffinity
-from seppmail_lifecycle.kube.convert import Body, InvalidObject, normalized_status, parse, status_body
+from seppmail_lifecycle.kube.convert import Body, InvalidObject, normalized_status, parse, status_body, stored_obj
 
 Key = tuple[str, str]  # (namespace or "", name)
 ROUTING = "RoutingConfigMap"
 
 
-@dataclass
-class Entry:
-    """One object: ``raw`` as the API server sent it, apart from what the store leaves out (see
-    ``lean``; the status too once ``obj`` holds it as read), ``obj`` its typed view (None when
-    its spec cannot be read, then ``error`` says why)."""
+RECENT_OBJECTS = 1024
+"""How many objects the store keeps parsed beyond the one put last; the others are parsed again
+when next read (a status in typed form is 17 KB, as compact JSON 2 KB: 10,000 objects kept typed
+would be most of the operator's memory)."""
 
-    raw: Body
-    obj: Obj[Any, Any] | None
-    error: str | None
+
+class Recent:
+    """The entries whose typed view is kept, least recently read first; the oldest beyond the
+    capacity drops its typed view (it is parsed again from its compact form when read)."""
+
+    def __init__(self, capacity: int = RECENT_OBJECTS) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[Entry, None] = OrderedDict()
+
+    def touch(self, entry: Entry) -> None:
+        self._entries[entry] = None
+        self._entries.move_to_end(entry)
+        while len(self._entries) > self.capacity:
+            oldest, _ = self._entries.popitem(last=False)
+            oldest.release()
+
+    def forget(self, entry: Entry) -> None:
+        self._entries.pop(entry, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class Entry:
+    """One object as the store keeps it: ``raw`` as the API server sent it, apart from what
+    ``lean`` leaves out and, when its status was read, the status, which lives on as compact JSON;
+    ``obj`` its typed view (parsed again when it was released), or None when its spec cannot be
+    read (``error`` says why) or it is a ConfigMap."""
+
+    __slots__ = ("_info", "_obj", "_recent", "_status", "error", "raw")
+
+    def __init__(
+        self,
+        raw: Body,
+        obj: Obj[Any, Any] | None,
+        error: str | None,
+        *,
+        info: KindInfo | None = None,
+        status: bytes | None = None,
+        recent: Recent | None = None,
+    ) -> None:
+        self.raw = raw
+        self.error = error
+        self._obj = obj
+        self._info = info
+        self._status = status  # the status as read, when ``raw`` goes without it
+        self._recent = recent
+        if recent is not None and status is not None:
+            recent.touch(self)
+
+    @property
+    def obj(self) -> Obj[Any, Any] | None:
+        if self._obj is None and self._status is not None:
+            assert self._info is not None
+            self._obj = stored_obj(self._info, self.raw, self._status)
+        if self._recent is not None and self._status is not None:
+            self._recent.touch(self)
+        return self._obj
+
+    def release(self) -> None:
+        """Drop the typed view if it can be parsed again."""
+        if self._status is not None:
+            self._obj = None
+
+    @property
+    def parsed(self) -> bool:
+        """Whether the typed view is held now (not parsed again on the next read)."""
+        return self._obj is not None
 
     def status(self, info: KindInfo) -> tuple[Body, Body]:
         """The status as the server holds it, and in the writer's normal form: what a status
         write is patched from, and compared with."""
-        if "status" not in self.raw and self.obj is not None:
-            wire = status_body(self.obj.status)
+        obj = self.obj
+        if self._status is not None and obj is not None:
+            wire = status_body(obj.status)
             return wire, wire
         return self.raw.get("status") or {}, normalized_status(info, self.raw)
 
@@ -81,12 +147,14 @@ INDEXES: dict[str, tuple[str, Callable[[Body], Any]]] = {
 
 
 class Store:
-    def __init__(self, namespaces: Sequence[str] = ()) -> None:
-        """``namespaces``: glob patterns of the watched namespaces; empty means all."""
+    def __init__(self, namespaces: Sequence[str] = (), parsed: int = RECENT_OBJECTS) -> None:
+        """``namespaces``: glob patterns of the watched namespaces; empty means all. ``parsed``:
+        how many typed views are kept (see ``RECENT_OBJECTS``)."""
         self.namespaces = tuple(namespaces)
         self._entries: dict[str, dict[Key, Entry]] = defaultdict(dict)
         self._index: dict[str, dict[Any, set[Key]]] = {name: defaultdict(set) for name in INDEXES}
         self._affinity = ThreadAffinity("Store")  # written only from the event loop's thread
+        self._recent = Recent(parsed)
 
     def watches(self, body: Body) -> bool:
         namespace = body["metadata"].get("namespace")
@@ -105,15 +173,18 @@ class Store:
         if kind == ROUTING:
             entry = Entry(body, None, None)
         else:
+            info = KINDS_BY_NAME[kind]
             try:
-                obj, status_read = parse(KINDS_BY_NAME[kind], body)
+                obj, status_read = parse(info, body)
             except InvalidObject as error:
                 entry = Entry(body, None, str(error))
             else:
-                # A status read as it is lives on in ``obj`` alone: kept twice it would be two
-                # thirds of the store's memory (a provisioned Domain: 14 KB with it, 5 KB without).
-                kept = {key: value for key, value in body.items() if key != "status"} if status_read else body
-                entry = Entry(kept, obj, None)
+                if status_read:  # kept as compact JSON: as parsed JSON it is 9 KB, typed 17 KB
+                    kept = {key: value for key, value in body.items() if key != "status"}
+                    compact = json.dumps(body.get("status") or {}, separators=(",", ":")).encode()
+                    entry = Entry(kept, obj, None, info=info, status=compact, recent=self._recent)
+                else:  # a status this version cannot read stays as it is, for the writer to replace
+                    entry = Entry(body, obj, None)
         self._entries[kind][key] = entry
         for name, (indexed_kind, value_of) in INDEXES.items():
             if indexed_kind == kind:
@@ -130,6 +201,7 @@ class Store:
         previous = self._entries[kind].get(key)
         if previous is None:
             return
+        self._recent.forget(previous)
         for name, (indexed_kind, value_of) in INDEXES.items():
             if indexed_kind == kind:
                 bucket = self._index[name].get(value_of(previous.raw))

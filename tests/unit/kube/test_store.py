@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from seppmail_lifecycle.api import KINDS_BY_NAME
 from seppmail_lifecycle.backend.labels import DOMAIN_OBJECT_LABEL
-from seppmail_lifecycle.kube.convert import Body
+from seppmail_lifecycle.kube.convert import Body, normalized_status
 from seppmail_lifecycle.kube.store import INDEXES, ROUTING, Key, Store, key_of
 from tests import manifests
 from tests.unit.core.builders import NS, uid
@@ -250,6 +251,62 @@ def test_objects_are_kept_without_managed_fields_and_the_given_body_is_untouched
     assert "managedFields" not in entry.raw["metadata"]
     assert entry.raw["metadata"]["name"] == body["metadata"]["name"]
     assert body["metadata"]["managedFields"] == fields
+
+
+def _with_status(name: str, status: Body) -> Body:
+    return {**served(manifests.domain(name, "t1", f"{name}.example")), "status": status}
+
+
+STATUS: Body = {
+    "phase": "confirmed",
+    "id": "DOM-1",
+    "confirmedAt": "2026-11-02T10:00:00Z",
+    "conditions": [
+        {
+            "type": "Ready",
+            "status": "False",
+            "reason": "Confirmed",
+            "message": "Waiting.",
+            "lastTransitionTime": "2026-11-02T10:00:00Z",
+        }
+    ],
+}
+
+
+def test_typed_views_beyond_the_capacity_are_released_and_parsed_again_as_they_were() -> None:
+    store = Store(parsed=2)
+    entries = [store.put("Domain", _with_status(f"d{i}", STATUS)) for i in range(5)]
+    typed = [entry.obj for entry in entries if entry is not None]
+    assert [entry.parsed for entry in entries if entry is not None] == [False, False, False, True, True]
+    assert all("status" not in entry.raw for entry in entries if entry is not None)
+
+    first = entries[0]
+    assert first is not None
+    again = first.obj
+    assert again == typed[0]
+    assert again is not typed[0]
+    assert first.parsed
+    assert [entry.parsed for entry in entries if entry is not None] == [True, False, False, False, True]
+
+
+def test_the_status_a_write_starts_from_is_the_one_read() -> None:
+    store = Store()
+    body = _with_status("d1", STATUS)
+    entry = store.put("Domain", body)
+    assert entry is not None
+    held, normalized = entry.status(KINDS_BY_NAME["Domain"])
+    assert held == normalized == normalized_status(KINDS_BY_NAME["Domain"], body)
+    assert held["conditions"][0]["message"] == "Waiting."
+
+
+def test_a_status_this_version_cannot_read_is_kept_as_it_is_for_the_writer_to_replace() -> None:
+    store = Store()
+    unreadable = {"phase": "teleported"}
+    entry = store.put("Domain", _with_status("d1", unreadable))
+    assert entry is not None
+    assert entry.obj is not None
+    assert entry.obj.status.phase is None
+    assert entry.status(KINDS_BY_NAME["Domain"]) == (unreadable, {})
 
 
 # ------------------------------------------------------------------------------------------ namespaces
