@@ -138,8 +138,20 @@ async def run(
                 f"  Grace late by p50 {figures['p50']:.2f} s, p99 {figures['p99']:.2f} s, max {figures['max']:.2f} s; "
                 f"early {timers.early}; all settled before the first expiry: {timers.settled_before_first}"
             )
+            per = timers.deadlines
+            detail = ", ".join(f"{key} {count / per:.2f}" for key, count in timers.writes.items())
+            print(
+                f"  {per / timers.seconds:.0f} transitions/s from the first expiry to the last; per transition: "
+                f"API writes {sum(timers.writes.values()) / per:.2f} ({detail}); operator CPU "
+                f"{1000 * timers.cpu_seconds / per:.1f} ms; "
+                f"API server + etcd CPU {1000 * timers.plane_cpu_seconds / per:.1f} ms"
+            )
             report["timers"] = {
                 **figures,
+                "transitions_per_second": per / timers.seconds,
+                "writes_per_transition": {key: count / per for key, count in timers.writes.items()},
+                "cpu_ms_per_transition": 1000 * timers.cpu_seconds / per,
+                "plane_cpu_ms_per_transition": 1000 * timers.plane_cpu_seconds / per,
                 "deadlines": timers.deadlines,
                 "early": timers.early,
                 "settled_before_first": timers.settled_before_first,

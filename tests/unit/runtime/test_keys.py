@@ -134,6 +134,14 @@ def test_the_catch_up_decides_every_aggregate_once() -> None:
     }
 
 
+def test_the_catch_up_decides_the_licenses_first() -> None:
+    store = world()
+    store.put("License", served(manifests.license("acme-trial", "acme", "2026-12-01T00:00:00Z")))
+    keys = catch_up_keys(store, ["Product", "Tenant", "Domain", "Service", "License", "DeployRequest", ROUTING])
+    assert keys[:2] == [("License", NS, "acme-full"), ("License", NS, "acme-trial")]
+    assert all(kind != "License" for kind, _, _ in keys[2:])
+
+
 def test_a_tenant_status_change_affects_no_other_aggregate() -> None:
     store = world()
     assert affected_keys("Tenant", body(store, "Tenant", "acme"), store, status_only=True) == [("Tenant", NS, "acme")]
