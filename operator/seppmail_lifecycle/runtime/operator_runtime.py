@@ -49,8 +49,9 @@ async def prime(client: KubeClient, store: Store) -> None:
     on a partial view (a service seen before its domain would look orphaned)."""
     namespaces = exact_namespaces(store.namespaces)
     for kind, info in KINDS_BY_NAME.items():
-        for body in await client.list_objects(info, namespaces):
-            store.put(kind, body)
+        async for page in client.list_pages(info, namespaces):  # one page of whole objects at a time
+            for body in page:
+                store.put(kind, body)
     for body in await client.list_configmaps(ROUTING_SELECTOR, namespaces):
         store.put(ROUTING, body)
 
