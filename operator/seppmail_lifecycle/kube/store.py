@@ -2,14 +2,15 @@
 ConfigMap, with the secondary indexes the reconcilers look things up by.
 
 Fed by the watch (kopf event handlers) and primed by one LIST per kind at start-up, so nothing is
-decided on a partial view. Objects are parsed when they arrive; the typed views of the
-least recently read are dropped beyond ``RECENT_OBJECTS`` and parsed again when next read.
+decided on a partial view. Objects are parsed when they arrive; typed views not read for
+``KEEP_TYPED_FOR`` seconds are dropped and parsed again when next read.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
+import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -24,26 +25,32 @@ Key = tuple[str, str]  # (namespace or "", name)
 ROUTING = "RoutingConfigMap"
 
 
-RECENT_OBJECTS = 4096
-"""How many objects the store keeps in typed form; the others are parsed again (about 35 us) when
-next read. A Domain's status typed is 17 KB, as compact JSON 2 KB: all 10,000 objects typed would
-be most of the operator's memory, these at most about 60 MB. Fewer made a burst of license
-deadlines (a tenant's licenses read together) spend a quarter of its CPU parsing again."""
+KEEP_TYPED_FOR = 30.0
+"""Seconds an object's typed view is kept after it was last read; then it is dropped and parsed
+again (about 35 us) when next read. A Domain's status typed is 17 KB, as compact JSON 2 KB: all
+10,000 objects kept typed would be most of the operator's memory once things settle, while a burst
+(every license of a tenant read at each deadline) reads the same objects again and again, and a
+count-bounded cache smaller than the burst misses every time."""
 
 
 class Recent:
-    """The entries whose typed view is kept, least recently read first; the oldest beyond the
-    capacity drops its typed view (it is parsed again from its compact form when read)."""
+    """The entries whose typed view is kept, least recently read first; those not read for
+    ``keep_for`` seconds drop their typed view (checked whenever one is read)."""
 
-    def __init__(self, capacity: int = RECENT_OBJECTS) -> None:
-        self.capacity = capacity
-        self._entries: OrderedDict[Entry, None] = OrderedDict()
+    def __init__(self, keep_for: float = KEEP_TYPED_FOR, clock: Callable[[], float] = time.monotonic) -> None:
+        self.keep_for = keep_for
+        self._clock = clock
+        self._entries: OrderedDict[Entry, float] = OrderedDict()
 
     def touch(self, entry: Entry) -> None:
-        self._entries[entry] = None
+        now = self._clock()
+        self._entries[entry] = now
         self._entries.move_to_end(entry)
-        while len(self._entries) > self.capacity:
-            oldest, _ = self._entries.popitem(last=False)
+        while self._entries:
+            oldest, read_at = next(iter(self._entries.items()))
+            if now - read_at <= self.keep_for:
+                break
+            del self._entries[oldest]
             oldest.release()
 
     def forget(self, entry: Entry) -> None:
@@ -148,14 +155,14 @@ INDEXES: dict[str, tuple[str, Callable[[Body], Any]]] = {
 
 
 class Store:
-    def __init__(self, namespaces: Sequence[str] = (), parsed: int = RECENT_OBJECTS) -> None:
-        """``namespaces``: glob patterns of the watched namespaces; empty means all. ``parsed``:
-        how many typed views are kept (see ``RECENT_OBJECTS``)."""
+    def __init__(self, namespaces: Sequence[str] = (), recent: Recent | None = None) -> None:
+        """``namespaces``: glob patterns of the watched namespaces; empty means all. ``recent``:
+        which typed views are kept (see ``KEEP_TYPED_FOR``)."""
         self.namespaces = tuple(namespaces)
         self._entries: dict[str, dict[Key, Entry]] = defaultdict(dict)
         self._index: dict[str, dict[Any, set[Key]]] = {name: defaultdict(set) for name in INDEXES}
         self._affinity = ThreadAffinity("Store")  # written only from the event loop's thread
-        self._recent = Recent(parsed)
+        self._recent = recent if recent is not None else Recent()
 
     def watches(self, body: Body) -> bool:
         namespace = body["metadata"].get("namespace")

@@ -13,7 +13,7 @@ import pytest
 from seppmail_lifecycle.api import KINDS_BY_NAME
 from seppmail_lifecycle.backend.labels import DOMAIN_OBJECT_LABEL
 from seppmail_lifecycle.kube.convert import Body, normalized_status
-from seppmail_lifecycle.kube.store import INDEXES, ROUTING, Key, Store, key_of
+from seppmail_lifecycle.kube.store import INDEXES, ROUTING, Key, Recent, Store, key_of
 from tests import manifests
 from tests.unit.core.builders import NS, uid
 from tests.unit.served import routing_configmap, served
@@ -273,20 +273,30 @@ STATUS: Body = {
 }
 
 
-def test_typed_views_beyond_the_capacity_are_released_and_parsed_again_as_they_were() -> None:
-    store = Store(parsed=2)
-    entries = [store.put("Domain", _with_status(f"d{i}", STATUS)) for i in range(5)]
-    typed = [entry.obj for entry in entries if entry is not None]
-    assert [entry.parsed for entry in entries if entry is not None] == [False, False, False, True, True]
-    assert all("status" not in entry.raw for entry in entries if entry is not None)
+def test_typed_views_not_read_for_a_while_are_released_and_parsed_again_as_they_were() -> None:
+    now = [0.0]
+    store = Store(recent=Recent(keep_for=30.0, clock=lambda: now[0]))
+    entries = []
+    for i in range(3):
+        entry = store.put("Domain", _with_status(f"d{i}", STATUS))
+        assert entry is not None
+        entries.append(entry)
+        now[0] += 10.0  # put at 0, 10, 20
+    typed = entries[0].obj  # read at 30: kept (read within 30 s)
+    assert [entry.parsed for entry in entries] == [True, True, True]
+    assert all("status" not in entry.raw for entry in entries)
 
-    first = entries[0]
-    assert first is not None
-    again = first.obj
-    assert again == typed[0]
-    assert again is not typed[0]
-    assert first.parsed
-    assert [entry.parsed for entry in entries if entry is not None] == [True, False, False, False, True]
+    now[0] = 45.0  # d1 last read at 10, d2 at 20: more than 30 s ago once d0 is read again
+    assert entries[0].obj is typed
+    assert [entry.parsed for entry in entries] == [True, False, True]
+    now[0] = 80.0
+    again = entries[1].obj
+    assert [entry.parsed for entry in entries] == [False, True, False]
+    assert again is not None
+    assert again == store.put("Domain", _with_status("d1", STATUS)).obj  # type: ignore[union-attr]
+    assert typed is not None
+    assert entries[0].obj == typed  # parsed again, equal to what it was
+    assert entries[0].obj is not typed
 
 
 def test_the_status_a_write_starts_from_is_the_one_read() -> None:
