@@ -8,6 +8,7 @@ decided on a partial view. Objects are parsed when they arrive; typed views not 
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import json
 import time
@@ -35,23 +36,45 @@ count-bounded cache smaller than the burst misses every time."""
 
 class Recent:
     """The entries whose typed view is kept, least recently read first; those not read for
-    ``keep_for`` seconds drop their typed view (checked whenever one is read)."""
+    ``keep_for`` seconds drop their typed view: checked whenever one is read, and, on the event
+    loop, by one timer while any are kept (so a quiet operator lets go of them too)."""
 
     def __init__(self, keep_for: float = KEEP_TYPED_FOR, clock: Callable[[], float] = time.monotonic) -> None:
         self.keep_for = keep_for
         self._clock = clock
         self._entries: OrderedDict[Entry, float] = OrderedDict()
+        self._sweeping = False
 
     def touch(self, entry: Entry) -> None:
         now = self._clock()
         self._entries[entry] = now
         self._entries.move_to_end(entry)
+        self._release_before(now - self.keep_for)
+        self._schedule()
+
+    def _release_before(self, moment: float) -> None:
         while self._entries:
             oldest, read_at = next(iter(self._entries.items()))
-            if now - read_at <= self.keep_for:
-                break
+            if read_at >= moment:
+                return
             del self._entries[oldest]
             oldest.release()
+
+    def _schedule(self) -> None:
+        if self._sweeping:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop (a script, a unit test): released on the next read
+            return
+        self._sweeping = True
+        loop.call_later(self.keep_for, self._sweep)
+
+    def _sweep(self) -> None:
+        self._sweeping = False
+        self._release_before(self._clock() - self.keep_for)
+        if self._entries:
+            self._schedule()
 
     def forget(self, entry: Entry) -> None:
         self._entries.pop(entry, None)

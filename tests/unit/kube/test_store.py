@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import defaultdict
 from collections.abc import Callable
@@ -297,6 +298,21 @@ def test_typed_views_not_read_for_a_while_are_released_and_parsed_again_as_they_
     assert typed is not None
     assert entries[0].obj == typed  # parsed again, equal to what it was
     assert entries[0].obj is not typed
+
+
+async def test_on_the_event_loop_typed_views_are_released_without_further_reads() -> None:
+    now = [0.0]
+    store = Store(recent=Recent(keep_for=0.01, clock=lambda: now[0]))
+    entry = store.put("Domain", _with_status("d1", STATUS))
+    assert entry is not None
+    assert entry.parsed
+    now[0] = 1.0  # long past keep_for, and nothing is read any more
+    for _ in range(200):
+        if not entry.parsed:
+            break
+        await asyncio.sleep(0.01)
+    assert not entry.parsed
+    assert entry.obj is not None  # parsed again when read
 
 
 def test_the_status_a_write_starts_from_is_the_one_read() -> None:
