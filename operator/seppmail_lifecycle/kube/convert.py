@@ -38,10 +38,6 @@ def meta_of(body: Body) -> Meta:
     )
 
 
-def to_obj(info: KindInfo, body: Body) -> Obj[Any, Any]:
-    return parse(info, body)[0]
-
-
 def parse(info: KindInfo, body: Body) -> tuple[Obj[Any, Any], bool]:
     """The typed view of ``body``, and whether its status was read as it is (False: rebuilt)."""
     try:
