@@ -135,6 +135,20 @@ class Throughput:
         return self.objects / self.seconds
 
 
+class Meter:
+    """What a stretch of the run cost from its creation until ``costs``: API writes by verb and
+    resource, the CPU of process ``pid`` (none: 0), the API server's and etcd's CPU."""
+
+    def __init__(self, cluster: Cluster, pid: int | None = None) -> None:
+        self.cluster, self.pid = cluster, pid
+        self.writes, self.plane = api_writes(cluster.plane), cluster.plane_cpu()
+        self.cpu = cpu_seconds(pid) if pid is not None else 0.0
+
+    def costs(self) -> tuple[dict[str, int], float, float]:
+        cpu = cpu_seconds(self.pid) - self.cpu if self.pid is not None else 0.0
+        return since(api_writes(self.cluster.plane), self.writes), cpu, self.cluster.plane_cpu() - self.plane
+
+
 async def _replay_plan(
     cluster: Cluster, source: str, target: str
 ) -> tuple[list[Body], list[Callable[[], Awaitable[Any]]]]:
@@ -213,15 +227,15 @@ async def tight_client(cluster: Cluster, source: str, objects: int, patience: fl
     observed by the same watches as the operator's run."""
     namespace, _ = await cluster.populated("tight", objects)
     creates, writes = await _replay_plan(cluster, source, namespace)
-    before, plane_before = api_writes(cluster.plane), cluster.plane_cpu()
+    meter = Meter(cluster)
 
     async def replay() -> None:
         await create_all(cluster.client, namespace, creates)
         await bounded(writes)
 
     seconds = await _until_provisioned(cluster, namespace, len(creates), replay, patience)
-    writes_made = since(api_writes(cluster.plane), before)
-    return Throughput(objects, seconds, writes_made, plane_cpu_seconds=cluster.plane_cpu() - plane_before)
+    writes_made, _, plane = meter.costs()
+    return Throughput(objects, seconds, writes_made, plane_cpu_seconds=plane)
 
 
 async def _until_provisioned(
@@ -259,18 +273,23 @@ def _start_plain_kopf(cluster: Cluster, namespace: str) -> subprocess.Popen[byte
     raise TimeoutError(f"{url} did not answer")
 
 
+async def _bulk_apply(cluster: Cluster, namespace: str, objects: int, pid: int, patience: float) -> Throughput:
+    """Create ``objects`` orders in ``namespace`` and wait until the operator ``pid`` (ours or the
+    plain kopf one) has provisioned them all; what that took and cost."""
+    meter = Meter(cluster, pid)
+    docs = orders(objects)
+    seconds = await _until_provisioned(
+        cluster, namespace, len(docs), functools.partial(create_all, cluster.client, namespace, docs), patience
+    )
+    writes, cpu, plane = meter.costs()
+    return Throughput(objects, seconds, writes, cpu, memory_mb(pid)[1], plane)
+
+
 async def plain_kopf(cluster: Cluster, objects: int, patience: float) -> Throughput:
     namespace, _ = await cluster.populated("kopf", objects)
     process = await asyncio.to_thread(_start_plain_kopf, cluster, namespace)
     try:
-        before, cpu_before, plane_before = api_writes(cluster.plane), cpu_seconds(process.pid), cluster.plane_cpu()
-        docs = orders(objects)
-        seconds = await _until_provisioned(
-            cluster, namespace, len(docs), functools.partial(create_all, cluster.client, namespace, docs), patience
-        )
-        writes = since(api_writes(cluster.plane), before)
-        cpu = cpu_seconds(process.pid) - cpu_before
-        return Throughput(objects, seconds, writes, cpu, memory_mb(process.pid)[1], cluster.plane_cpu() - plane_before)
+        return await _bulk_apply(cluster, namespace, objects, process.pid, patience)
     finally:
         process.terminate()
         await asyncio.to_thread(process.wait, 30)
@@ -295,15 +314,7 @@ async def operator_throughput(cluster: Cluster, objects: int, patience: float) -
     async with Observer(cluster.client, namespace, "licenses", in_period("License")) as settled:
         await settled.wait(len(licenses), patience)
     await idle(operator, patience)
-    pid = operator.process.pid
-    before, cpu_before, plane_before = api_writes(cluster.plane), cpu_seconds(pid), cluster.plane_cpu()
-    docs = orders(objects)
-    seconds = await _until_provisioned(
-        cluster, namespace, len(docs), functools.partial(create_all, cluster.client, namespace, docs), patience
-    )
-    writes = since(api_writes(cluster.plane), before)
-    cpu = cpu_seconds(pid) - cpu_before
-    result = Throughput(objects, seconds, writes, cpu, memory_mb(pid)[1], cluster.plane_cpu() - plane_before)
+    result = await _bulk_apply(cluster, namespace, objects, operator.process.pid, patience)
     return result, Population(namespace, operator, objects + len(setup), licenses)
 
 
@@ -428,14 +439,9 @@ async def timers(cluster: Cluster, deadlines: int, patience: float) -> Timers:
             settled_at = await settled.wait(deadlines, patience)
             await asyncio.sleep(max(0.0, first.timestamp() - time.time() - 1))
             assert operator.process is not None
-            before, cpu_before, plane_before = (
-                api_writes(cluster.plane),
-                cpu_seconds(operator.process.pid),
-                cluster.plane_cpu(),
-            )
+            meter = Meter(cluster, operator.process.pid)
             done = await grace.wait(deadlines, patience + lead)
-            writes = since(api_writes(cluster.plane), before)
-            cpu, plane = cpu_seconds(operator.process.pid) - cpu_before, cluster.plane_cpu() - plane_before
+            writes, cpu, plane = meter.costs()
         lateness = [grace.done_at[name] - at for name, at in expiry.items()]
         early = sum(1 for x in lateness if x < 0)
         return Timers(
