@@ -74,6 +74,13 @@ _OWNED_ENTRIES = (
 )
 
 
+class KubectlError(subprocess.CalledProcessError):
+    """kubectl exited non-zero; its message names what kubectl printed, not only the exit code."""
+
+    def __str__(self) -> str:
+        return f"{super().__str__()}\nkubectl said: {(self.stderr or '').strip() or '(nothing on stderr)'}"
+
+
 class ControlPlaneError(RuntimeError):
     """The control plane failed to start, or its state directory is unusable."""
 
@@ -346,15 +353,17 @@ class ControlPlane:
         env.pop("KUBECONFIG", None)
         # Its own discovery cache: ports are reused between clusters whose APIs differ.
         env["KUBECACHEDIR"] = str(self.state_dir / "kubectl-cache")
-        return subprocess.run(
+        result = subprocess.run(
             [str(self.binaries.kubectl), f"--kubeconfig={kubeconfig or self.admin_kubeconfig}", *args],
             env=env,
             input=input,
-            check=check,
             capture_output=True,
             text=True,
             timeout=timeout,
         )
+        if check and result.returncode:
+            raise KubectlError(result.returncode, result.args, output=result.stdout, stderr=result.stderr)
+        return result
 
     # ----------------------------------------------------------------- internals
 
