@@ -205,6 +205,7 @@ def test_deployment_runs_two_replicas_with_leader_election(rendered: Docs) -> No
         "run",
         "--all-namespaces",
         "--log-format=json",
+        "--workers=auto",
         "--liveness=http://0.0.0.0:8080/healthz",
         "--policy=/etc/seppmail-lifecycle/policy.yaml",
         "--leader-elect",
@@ -258,7 +259,9 @@ def test_leader_election_settings_and_its_role_only_in_the_release_namespace(hel
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": RELEASE, "namespace": SYSTEM_NAMESPACE}]
     for doc in rendered:  # leases only through that Role: no ClusterRole, no other namespace
         if doc["kind"] in ("ClusterRole", "Role") and doc["metadata"]["name"] != f"{RELEASE}-leader-election":
-            assert not [r for r in doc.get("rules", []) if "coordination.k8s.io" in r["apiGroups"]], doc["metadata"]
+            assert not [r for r in doc.get("rules", []) if "coordination.k8s.io" in r.get("apiGroups", [])], doc[
+                "metadata"
+            ]
     args = find(rendered, "Deployment", RELEASE)["spec"]["template"]["spec"]["containers"][0]["args"]
     assert not any(arg.startswith("--peering") for arg in args), "leadership is the Lease, never kopf peering"
 
@@ -301,7 +304,12 @@ def test_exact_watch_namespaces_get_roles_not_cluster_wide_read(helm: Helm) -> N
         binding = find(docs, "RoleBinding", f"{RELEASE}-operator", namespace)
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": RELEASE, "namespace": SYSTEM_NAMESPACE}]
     catalogue = find(docs, "ClusterRole", f"{RELEASE}-operator-catalogue")
-    assert [rule["resources"] for rule in catalogue["rules"]] == [["products"], ["products/status"]]
+    assert [rule.get("resources", rule.get("nonResourceURLs")) for rule in catalogue["rules"]] == [
+        ["products"],
+        ["products/status"],
+        ["prioritylevelconfigurations"],  # --workers=auto: the operator's priority level ...
+        ["/metrics"],  # ... and its seats
+    ]
     # A glob pattern needs the namespaces discovered: cluster-wide read again.
     globbed = helm.template("--set", "watchNamespaces={partner-*}")
     cluster = find(globbed, "ClusterRole", f"{RELEASE}-operator")
@@ -556,6 +564,10 @@ OPERATOR_MATRIX: list[tuple[str, str, tuple[str, ...], bool]] = [
     ("delete", "configmaps", ("-A",), True),
     ("create", "events", ("-A",), True),
     ("create", "events.events.k8s.io", ("-A",), True),
+    # --workers=auto reads the priority level its requests fall into, and its seats.
+    ("list", "prioritylevelconfigurations.flowcontrol.apiserver.k8s.io", (), True),
+    ("patch", "prioritylevelconfigurations.flowcontrol.apiserver.k8s.io", (), False),
+    ("create", "flowschemas.flowcontrol.apiserver.k8s.io", (), False),
     # Our kinds are known (no kopf scanning): no CRD or namespace reads without glob patterns.
     ("watch", "customresourcedefinitions.apiextensions.k8s.io", (), False),
     ("list", "namespaces", (), False),

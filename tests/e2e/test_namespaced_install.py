@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from seppmail_lifecycle.devcluster.controlplane import ControlPlane
+from seppmail_lifecycle.kube.flowcontrol import nominal_seats
 from tests.conftest import EXAMPLES_DIR
 from tests.helm import CHART, Helm
 from tests.kube import get, wait_phases
@@ -73,6 +74,13 @@ def test_the_operator_runs_on_roles_in_the_watched_namespace_only(
     )
     operator.start()
     try:
+        # The chart lets it read its flow control: a ServiceAccount's requests are workload-low's.
+        health = operator.liveness()
+        assert health is not None
+        seats = nominal_seats(catalogue.kubectl("get", "--raw", "/metrics").stdout, "workload-low")
+        assert seats is not None
+        assert health["workers"]["count"] == min(32, seats // 2)
+        assert "workload-low" in health["workers"]["reason"]
         catalogue.kubectl("apply", "-n", namespace, "-f", str(EXAMPLES_DIR))
         wait_phases(catalogue, namespace, "domains.lifecycle", "provisioned", timeout=40)
         assert get(catalogue, "leases.coordination.k8s.io", system, account)["spec"]["holderIdentity"]

@@ -13,6 +13,19 @@ from seppmail_lifecycle import __version__
 from seppmail_lifecycle.api.policy import parse_duration
 
 
+def workers_option(value: str) -> int | None:
+    """``--workers``: a positive count, or ``auto`` (``None``: sized to the API server)."""
+    if value == "auto":
+        return None
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', not {value!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"at least 1 worker, not {count}")
+    return count
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seppmail-lifecycle",
@@ -98,7 +111,13 @@ def _parser() -> argparse.ArgumentParser:
         default="2s",
         help="time between renewals and between a standby's attempts (default: 2s)",
     )
-    run.add_argument("--workers", metavar="N", type=int, default=16, help="concurrent reconciles (default: 16)")
+    run.add_argument(
+        "--workers",
+        metavar="N|auto",
+        type=workers_option,
+        default="auto",
+        help="concurrent reconciles (default: auto, half the seats API Priority and Fairness gives the operator, 1-32)",
+    )
 
     sub.add_parser("crds", help="print the CustomResourceDefinitions as YAML")
     sub.add_parser("version", help="print the version")

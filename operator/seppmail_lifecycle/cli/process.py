@@ -55,7 +55,7 @@ class ProcessOptions:
     liveness: str | None
     leader_election: LeaderElection | None
     verbose: bool = False
-    workers: int = 16
+    workers: int | None = None  # None: sized to the API server's priority level
 
 
 def own_namespace() -> str:

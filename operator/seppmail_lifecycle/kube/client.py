@@ -33,6 +33,7 @@ def proxy_configured(environ: Mapping[str, str]) -> bool:
 
 
 THROTTLE_RETRIES = 10
+PRIORITY_LEVEL_HEADER = "X-Kubernetes-PF-PriorityLevel-UID"
 MAX_RETRY_AFTER = 10.0
 
 
@@ -53,11 +54,15 @@ class BackpressureApiClient(client.ApiClient):  # type: ignore[misc]
     operator's workers thus slow down to what the server admits instead of failing reconciles."""
 
     throttled = 0  # 429s answered so far, for the health endpoint
+    priority_level_uid: str | None = None  # which APF priority level the server put us in
 
     async def request(self, *args: Any, **kwargs: Any) -> Any:
         for attempt in range(1, THROTTLE_RETRIES + 1):
             try:
-                return await super().request(*args, **kwargs)
+                response = await super().request(*args, **kwargs)
+                headers = getattr(response, "headers", None) or getattr(response, "aiohttp_response", response).headers
+                self.priority_level_uid = headers.get(PRIORITY_LEVEL_HEADER, self.priority_level_uid)
+                return response
             except ApiException as error:
                 if error.status != 429 or attempt == THROTTLE_RETRIES:
                     raise
@@ -89,6 +94,12 @@ class KubeClient:
             # 5% of the operator's CPU in bulk). Without proxy variables there is nothing to find.
             api.rest_client.pool_manager._trust_env = False
         return cls(api)
+
+    @property
+    def priority_level_uid(self) -> str | None:
+        """The UID of the APF priority level the server's last answer said our requests are in."""
+        uid = getattr(self.api, "priority_level_uid", None)
+        return None if uid is None else str(uid)
 
     @property
     def throttled(self) -> int:
@@ -241,3 +252,31 @@ class KubeClient:
                 response_types_map={},
                 _return_http_data_only=True,
             )
+
+    async def list_priority_levels(self) -> list[Body]:
+        """The API server's PriorityLevelConfigurations (API Priority and Fairness)."""
+        with api_errors():
+            listed = await self.api.call_api(
+                "/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations",
+                "GET",
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+                response_types_map={200: "object"},
+                _return_http_data_only=True,
+            )
+        items: list[Body] = listed.get("items", [])
+        return items
+
+    async def server_metrics(self) -> str:
+        """The API server's own /metrics, as Prometheus text."""
+        with api_errors():
+            response = await self.api.call_api(
+                "/metrics",
+                "GET",
+                header_params={"Accept": "text/plain"},
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _return_http_data_only=True,
+            )
+        text: str = await response.text()
+        return text

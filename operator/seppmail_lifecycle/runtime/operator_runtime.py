@@ -17,8 +17,10 @@ from seppmail_lifecycle.backend.dns import DnsResolver
 from seppmail_lifecycle.backend.labels import ROUTING_SELECTOR
 from seppmail_lifecycle.backend.mail import SmtpSettings
 from seppmail_lifecycle.backend.routing_configmap import ConfigMapBackend
+from seppmail_lifecycle.core.concurrency import Workers, size_workers
 from seppmail_lifecycle.kube.client import KubeClient
 from seppmail_lifecycle.kube.events import EventRecorder
+from seppmail_lifecycle.kube.flowcontrol import read_priority_level
 from seppmail_lifecycle.kube.store import ROUTING, Store
 from seppmail_lifecycle.runtime.context import Context
 from seppmail_lifecycle.runtime.effects import ClusterEffects
@@ -67,6 +69,7 @@ class OperatorRuntime:
     engine: Engine
     events: EventRecorder
     counters: Counters
+    workers: Workers
     tasks: tuple[asyncio.Task[None], ...] = field(default=())
 
     @property
@@ -80,12 +83,13 @@ class OperatorRuntime:
         policy: Policy,
         namespaces: Sequence[str] = (),
         smtp: SmtpSettings | None = None,
-        workers: int = 16,
+        workers: int | None = None,
         clock: Callable[[], datetime] = utc_now,
         may_write: Callable[[], bool] = lambda: True,
     ) -> OperatorRuntime:
         """Prime the store, queue every aggregate (catching up on everything overdue), start the
-        workers, the deadline scheduler and the event poster."""
+        workers (``workers``, or as many as the API server admits for us: ``size_workers``), the
+        deadline scheduler and the event poster."""
         store = Store(namespaces)
         events = EventRecorder(client, clock)
         counters = Counters()
@@ -111,11 +115,15 @@ class OperatorRuntime:
         logger.info("store primed: %s; deciding %d aggregates (catching up on everything overdue)", counts, len(keys))
         for key in keys:
             queue.add(key)
+        sizing = (
+            Workers(workers, "--workers") if workers is not None else size_workers(*await read_priority_level(client))
+        )
+        logger.info("%d workers: %s", sizing.count, sizing.reason)
         engine = Engine(ctx, queue, counters)
         writer.on_written = engine.written
-        runtime = cls(client, engine, events, counters)
+        runtime = cls(client, engine, events, counters, sizing)
         runtime.tasks = (
-            asyncio.create_task(runtime.engine.run(workers), name="seppmail-lifecycle-engine"),
+            asyncio.create_task(runtime.engine.run(sizing.count), name="seppmail-lifecycle-engine"),
             asyncio.create_task(events.run(), name="seppmail-lifecycle-events"),
         )
         for task in runtime.tasks:
@@ -131,6 +139,7 @@ class OperatorRuntime:
     def health(self) -> dict[str, Any]:
         self.check_alive()
         return {
+            "workers": {"count": self.workers.count, "reason": self.workers.reason},
             "queued": len(self.engine.queue),
             "timers": self.engine.queue.timers,
             "objects": {kind: self.store.count(kind) for kind in KINDS_BY_NAME},
