@@ -5,8 +5,10 @@ deletion and an operator restart across a due time behave as the design says."""
 from __future__ import annotations
 
 import copy
+import json
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -266,12 +268,14 @@ def test_cancelling_the_base_service_cancels_the_domain_and_removal_waits_for_th
     catalogue: ControlPlane, namespace: str, start_operator: StartOperator
 ) -> None:
     start_operator(FAST)
+    # No users entered: nothing is billed, so removal waits for the delay only (a billed service
+    # runs until its end-billing date: test_a_billed_service_runs_until_its_end_billing_date).
     apply(
         catalogue,
         namespace,
         *_tenant_domain("umbrella", "umbrella.example"),
-        _service("umbrella-base", "umbrella", "base", users=5),
-        _service("umbrella-sign-only", "umbrella", "sign-only", users=5),
+        _service("umbrella-base", "umbrella", "base", users=0),
+        _service("umbrella-sign-only", "umbrella", "sign-only", users=0),
     )
     wait_phases(catalogue, namespace, "services.lifecycle", "provisioned")
 
@@ -290,7 +294,6 @@ def test_cancelling_the_base_service_cancels_the_domain_and_removal_waits_for_th
     sign_only = get(catalogue, "services.lifecycle", namespace, "umbrella-sign-only")
     assert condition(sign_only, "Cancelled")["reason"] == "BaseServiceCancelled"
     assert sign_only["status"]["next"]["action"] == "Deprovision"
-    assert sign_only["status"]["billing"]["end"]
     # Still routed while cancelled: the partner migrates in the meantime.
     assert items(catalogue, "configmaps", namespace, "lifecycle.seppmail.cloud/role=routing")
 
@@ -313,6 +316,114 @@ def test_cancelling_the_base_service_cancels_the_domain_and_removal_waits_for_th
     assert tenant is not None
 
 
+def test_a_billed_service_runs_until_its_end_billing_date(
+    catalogue: ControlPlane, namespace: str, start_operator: StartOperator
+) -> None:
+    start_operator(FAST)
+    apply(
+        catalogue,
+        namespace,
+        *_tenant_domain("oscorp", "oscorp.example"),
+        _service("oscorp-base", "oscorp", "base", users=5),
+        _service("oscorp-sign-only", "oscorp", "sign-only", users=5),
+    )
+    wait_phases(catalogue, namespace, "services.lifecycle", "provisioned")
+    end = (datetime.now(UTC) + timedelta(days=40)).date()
+    catalogue.kubectl(
+        "patch",
+        "services.lifecycle",
+        "oscorp-base",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"cancellation": {"endBillingDate": end.isoformat()}}}),
+    )
+    wait_phases(catalogue, namespace, "services.lifecycle", "cancelled", timeout=5)
+    time.sleep(5)  # the cancellation delay (4 s) is over: billing is not, so nothing is removed
+    runs_until = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    for name in ("oscorp-base", "oscorp-sign-only"):  # the cascaded service ends with the base
+        service = get(catalogue, "services.lifecycle", namespace, name)
+        assert service["status"]["phase"] == "cancelled", name
+        assert service["status"]["billing"]["end"] == end.isoformat(), name
+        assert f"End-billing date {end.isoformat()}." in condition(service, "Cancelled")["message"]
+        assert service["status"]["next"]["action"] == "Deprovision"
+        assert datetime.fromisoformat(service["status"]["next"]["at"]) == runs_until
+    domain = get(catalogue, "domains.lifecycle", namespace, "oscorp")
+    assert domain["status"]["phase"] == "cancelled"
+    assert datetime.fromisoformat(domain["status"]["next"]["at"]) == runs_until
+    routing = items(catalogue, "configmaps", namespace, "lifecycle.seppmail.cloud/role=routing")[0]
+    assert routing["data"]["services"].splitlines() == ["oscorp-base=base", "oscorp-sign-only=sign-only"]
+
+
+def test_a_suspended_service_is_not_ready_and_its_routing_limits_it(
+    catalogue: ControlPlane, namespace: str, start_operator: StartOperator
+) -> None:
+    start_operator(FAST)
+    apply(
+        catalogue,
+        namespace,
+        *_tenant_domain("lexcorp", "lexcorp.example"),
+        _service("lexcorp-sign-only", "lexcorp", "sign-only", users=3, suspension={"reason": "misuse"}),
+    )
+    wait_phases(catalogue, namespace, "services.lifecycle", "provisioned")
+    suspended = wait_for(
+        "the suspension in the routing config",
+        lambda: (
+            (cms := items(catalogue, "configmaps", namespace, "lifecycle.seppmail.cloud/role=routing"))
+            and cms[0]["data"].get("limited") == "lexcorp-sign-only=misuse\n"
+            and get(catalogue, "services.lifecycle", namespace, "lexcorp-sign-only")
+        ),
+    )
+    assert suspended["status"]["subscription"] == {"state": "SUSPENDED", "reason": "misuse"}
+    assert (condition(suspended, "Suspended")["status"], condition(suspended, "Suspended")["reason"]) == (
+        "True",
+        "Misuse",
+    )
+    ready = condition(suspended, "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "Misuse")
+    assert ready["message"].startswith("Access is limited")
+
+    catalogue.kubectl(
+        "patch", "services.lifecycle", "lexcorp-sign-only", "-n", namespace, "--type=json",
+        "-p", '[{"op": "remove", "path": "/spec/suspension"}]',
+    )  # fmt: skip
+    lifted = wait_for(
+        "the suspension lifted",
+        lambda: (
+            (s := get(catalogue, "services.lifecycle", namespace, "lexcorp-sign-only"))
+            and condition(s, "Ready")["status"] == "True"
+            and s
+        ),
+    )
+    assert condition(lifted, "Suspended")["status"] == "False"
+    assert lifted["status"]["subscription"] == {"state": "OK"}
+    routing = items(catalogue, "configmaps", namespace, "lifecycle.seppmail.cloud/role=routing")[0]
+    assert routing["data"]["limited"] == ""
+
+
+def test_a_service_cancelled_before_it_was_provisioned_is_discontinued_not_ok(
+    catalogue: ControlPlane, namespace: str, start_operator: StartOperator
+) -> None:
+    start_operator(NO_AUTO_DEPLOY)
+    apply(
+        catalogue,
+        namespace,
+        *_tenant_domain("cyberdyne", "cyberdyne.example"),
+        _service("cyberdyne-sign-only", "cyberdyne", "sign-only", users=3, cancellation={}),
+    )
+    cancelled = wait_for(
+        "cancelled",
+        lambda: (
+            (s := get(catalogue, "services.lifecycle", namespace, "cyberdyne-sign-only"))
+            and (s.get("status") or {}).get("phase") == "cancelled"
+            and s
+        ),
+    )
+    assert cancelled["status"]["subscription"] == {"state": "DISCONTINUED"}
+    assert "billing" not in cancelled["status"]
+
+
 def test_deleting_a_service_keeps_it_until_deprovisioned(
     catalogue: ControlPlane, namespace: str, start_operator: StartOperator
 ) -> None:
@@ -321,7 +432,7 @@ def test_deleting_a_service_keeps_it_until_deprovisioned(
         catalogue,
         namespace,
         *_tenant_domain("stark", "stark.example"),
-        _service("stark-sign-only", "stark", "sign-only", users=2),
+        _service("stark-sign-only", "stark", "sign-only", users=0),  # not billed: removed after the delay
     )
     wait_phases(catalogue, namespace, "services.lifecycle", "provisioned")
 
@@ -361,7 +472,7 @@ def test_restart_across_a_due_time_performs_the_overdue_transition_exactly_once(
         catalogue,
         namespace,
         *_tenant_domain("wayne", "wayne.example"),
-        _service("wayne-sign-only", "wayne", "sign-only", users=2),
+        _service("wayne-sign-only", "wayne", "sign-only", users=0),  # not billed: removed after the delay
     )
     wait_phases(catalogue, namespace, "services.lifecycle", "provisioned")
     catalogue.kubectl(

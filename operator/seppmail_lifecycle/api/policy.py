@@ -141,7 +141,8 @@ class Policy(LifecycleModel):
 
     cancellation_delay: Duration = Field(
         default=timedelta(days=30),
-        description="A cancelled service is removed no earlier than this after its cancellation.",
+        description="A cancelled service is removed no earlier than this after its cancellation (a billed "
+        "service also not before its end-billing date is over).",
     )
     auto_deploy: AutoDeployPolicy = Field(default_factory=AutoDeployPolicy, description="Deployment windows.")
     retention: Duration = Field(

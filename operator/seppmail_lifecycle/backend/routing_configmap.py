@@ -53,17 +53,20 @@ def to_configmap(owner: DomainOwner, config: RoutingConfig) -> Body:
             "accepted": "true" if config.accepted else "false",
             "ginaHost": config.gina_host or "",
             "services": "".join(f"{s.name}={s.product}\n" for s in config.services),
+            # Suspended services (seed 004: "access is limited"): name=reason, one per line.
+            "limited": "".join(f"{s.name}={s.limited}\n" for s in config.services if s.limited),
         },
     }
 
 
 def from_configmap(body: Body) -> RoutingConfig:
     data = body.get("data") or {}
+    limited = dict(line.partition("=")[::2] for line in (data.get("limited") or "").splitlines())
     services = []
     for line in (data.get("services") or "").splitlines():
         name, _, product = line.partition("=")
         if name:
-            services.append(RoutedService(name, product))
+            services.append(RoutedService(name, product, limited.get(name) or None))
     metadata = body["metadata"]
     return RoutingConfig(
         tenant=data.get("tenant", ""),

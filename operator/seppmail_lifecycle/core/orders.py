@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel
@@ -124,6 +124,9 @@ class CancelCause:
     at: datetime
     reason: str
     message: str
+    end_billing: date | None = None
+    """The end-billing date the cause asked for (a cancelled base service's, for the services it
+    cancels with it); None: the default."""
 
 
 @dataclass
@@ -134,6 +137,8 @@ class _Phase:
     status: OrderStatus
     transitions: list[Transition] = field(default_factory=list)
     deploy_trigger: str | None = None
+    removal_not_before: datetime | None = None
+    """The end of the last billed day: a billed order runs until then, whatever the delay."""
 
     def move(self, event: OrderEvent, now: datetime, message: str, warning: bool = False) -> None:
         target = next_phase(self.phase, event)
@@ -176,12 +181,46 @@ def _domain_cancel(world: DomainWorld, base_product: str, now: datetime) -> Canc
             first.status.cancelled_at or first.meta.deleted or now,
             "BaseServiceCancelled",
             f"The {base_product!r} service {first.name!r} was cancelled: every service of the domain is.",
+            first.spec.cancellation.end_billing_date if first.spec.cancellation else None,
         )
     return None
 
 
-def _removal_due(status: OrderStatus, policy: Policy) -> datetime | None:
-    return status.cancelled_at + policy.cancellation_delay if status.cancelled_at else None
+def _requested_end(service: Service, cancel: CancelCause | None) -> date | None:
+    """The end-billing date asked for: the service's own cancellation's, else its cause's."""
+    if service.spec.cancellation is not None:
+        return service.spec.cancellation.end_billing_date
+    return cancel.end_billing if cancel else None
+
+
+def _runs_until(service: Service, cancel: CancelCause | None) -> datetime | None:
+    """When a cancelled, billed service may be removed at the earliest: the end of its last
+    billed day (seed 004: it runs until its end-billing date). None if it was never billed."""
+    cancelled_at = service.status.cancelled_at or (max(cancel.at, service.meta.created) if cancel else None)
+    billing = service.status.billing
+    if cancelled_at is None or billing is None or billing.start is None:
+        return None
+    end = end_billing_date(_requested_end(service, cancel), cancelled_at.date()).date
+    return datetime.combine(end + timedelta(days=1), time(), tzinfo=UTC)
+
+
+def _last_day_used(current: OrderStatus, moving: _Phase, now: datetime) -> date | None:
+    """The last day a removed service was in use: the day its removal started (the day before,
+    if it started at midnight: a service removed as its last billed day ends used no more)."""
+    if moving.status.deprovisioned_at is None:
+        return None
+    started = next(
+        (now for t in moving.transitions if t.to == P.DEPROVISIONING.value),
+        next((h.at for h in reversed(current.history) if h.to == P.DEPROVISIONING.value), None),
+    )
+    return ((started or moving.status.deprovisioned_at) - timedelta(microseconds=1)).date()
+
+
+def _removal_due(status: OrderStatus, policy: Policy, not_before: datetime | None = None) -> datetime | None:
+    if status.cancelled_at is None:
+        return None
+    due = status.cancelled_at + policy.cancellation_delay
+    return max(due, not_before) if not_before is not None else due
 
 
 def _release_due(meta: Meta, status: OrderStatus, policy: Policy) -> datetime | None:
@@ -233,11 +272,12 @@ def _deploy_trigger(
     return None
 
 
-def _next(phase: P, meta: Meta, status: OrderStatus, policy: Policy) -> NextTransition | None:
+def _next(moving: _Phase, meta: Meta, policy: Policy) -> NextTransition | None:
+    phase, status = moving.phase, moving.status
     if phase is P.CONFIRMED and status.confirmed_at is not None:
         return NextTransition(action="Deploy", at=next_deploy_window(status.confirmed_at, policy.auto_deploy))
     if phase is P.CANCELLED:
-        due = _removal_due(status, policy)
+        due = _removal_due(status, policy, moving.removal_not_before)
         return NextTransition(action="Deprovision", at=due) if due else None
     release = _release_due(meta, status, policy)
     if phase is P.DEPROVISIONED and release is not None:
@@ -374,7 +414,7 @@ def _finish(
     status.id = current.id or object_id(kind, meta.uid)
     status.phase = moving.phase
     status.observed_generation = meta.generation
-    nxt = _next(moving.phase, meta, status, policy)
+    nxt = _next(moving, meta, policy)
     if nxt is None and moving.phase is P.PROVISIONING and recheck_at is not None:
         nxt = NextTransition(action="RecheckDNS", at=recheck_at)
     status.next = nxt
@@ -395,11 +435,14 @@ def _finish(
             else Cond(BLOCKED, "False", "NotBlocked", "Mail traffic is accepted.")
         )
     if kind == "Service":
-        decided.append(
-            Cond(SUSPENDED, "True", _SUSPENSION_REASONS[suspended], f"Suspended: {suspended.value}.")
-            if suspended
-            else Cond(SUSPENDED, "False", "NotSuspended", "Not suspended.")
-        )
+        if suspended:
+            reason = _SUSPENSION_REASONS[suspended]
+            message = f"Access is limited: suspended ({suspended.value}) until the suspension is lifted."
+            # Seed 004: a suspended service is not ready; its phase stays (it is still deployed).
+            decided = [Cond(c.READY, "False", reason, message) if d.type == c.READY else d for d in decided]
+            decided.append(Cond(SUSPENDED, "True", reason, message))
+        else:
+            decided.append(Cond(SUSPENDED, "False", "NotSuspended", "Not suspended."))
     status.conditions = merge_conditions(current.conditions, decided, meta.generation, now)
     status.history = append_history(current.history, moving.transitions, now)
     release = (
@@ -427,12 +470,17 @@ def _step_cancel_and_removal(
         moving.move(OrderEvent.CANCEL, now, cancel.message)
         return True
     if moving.phase is P.CANCELLED:
-        due = _removal_due(moving.status, policy)
+        due = _removal_due(moving.status, policy, moving.removal_not_before)
         if expedited or (due is not None and due <= now):
+            billed_longer = moving.removal_not_before is not None and due == moving.removal_not_before
             moving.move(
                 OrderEvent.REMOVAL_DUE,
                 now,
-                "Removal expedited by support." if expedited else "Cancellation delay over.",
+                "Removal expedited by support."
+                if expedited
+                else "End-billing date over."
+                if billed_longer
+                else "Cancellation delay over.",
             )
             return True
     return False
@@ -461,6 +509,10 @@ def _decide_domain_phase(
     assert domain is not None
     moving = _Phase(domain.status.phase or P.ORDERED, domain.status.model_copy(deep=True))
     cancel = _domain_cancel(world, policy.base_product, now)
+    # The domain carries its services: it is removed only once the last billed one may be.
+    moving.removal_not_before = max(
+        (t for s in world.services if (t := _runs_until(s, cancel)) is not None), default=None
+    )
     failure = check_domain(domain, world.tenant, world.services, world.products, world.claims, policy.base_product)
     base = [s for s in world.services if s.spec.product == policy.base_product]
     expedited = _expedited(domain.meta, *(s.meta for s in base))
@@ -517,6 +569,7 @@ def _decide_service(
         # A service booked after its domain was cancelled is not cancelled before it existed.
         cascaded = replace(domain_cancel, at=max(domain_cancel.at, service.meta.created))
     cancel = own or cascaded
+    moving.removal_not_before = _runs_until(service, cancel)
     failure = check_service(service, world.domain, domain_failure, world.services, world.products)
     # Expediting the domain (or its base service) expedites every service it cancelled.
     expedited = _expedited(service.meta) or (cascaded is not None and domain_expedited)
@@ -560,9 +613,13 @@ def _decide_service(
         failure = CheckFailure("DomainNotConfirmed", "Waiting for the domain to be confirmed.")
     cancel_message = ""
     if moving.phase not in ACTIVE_PHASES and status.cancelled_at is not None:
-        requested = service.spec.cancellation.end_billing_date if service.spec.cancellation else None
+        if cancel is None and status.billing is not None and status.billing.end is not None:
+            # The cause is gone (a released base service): what it ended the billing on stays.
+            requested: date | None = status.billing.end
+        else:
+            requested = _requested_end(service, cancel)
         end = end_billing_date(requested, status.cancelled_at.date())
-        usage_ended = status.deprovisioned_at.date() if status.deprovisioned_at else None
+        usage_ended = _last_day_used(current, moving, now)
         if status.billing is not None and status.billing.start is not None:  # only what was billed ends
             status.billing = status.billing.model_copy(update={"end": billed_until(end.date, usage_ended)})
         # The cause can be gone (a released base service); the cancellation itself stays.
@@ -578,11 +635,23 @@ def _decide_service(
                     Transition(None, moving.phase.value, "EndBillingDateAdjusted", cancel_message, warning=True)
                 )
     _start_billing(service, status, moving.phase, now)
-    status.subscription = _subscription(service, world, moving.phase)
+    status.subscription = _subscription(service, world, moving.phase, status.provisioned_at is not None)
     status.domain_name = world.domain.spec.domain_name if world.domain else None
     discount = service.spec.discount
     status.discount = discount_label(discount.percent, discount.reason) if discount else None
-    nxt, release = _finish("Service", service.meta, current, moving, failure, cancel, cancel_message, policy, now)
+    subscription = status.subscription
+    nxt, release = _finish(
+        "Service",
+        service.meta,
+        current,
+        moving,
+        failure,
+        cancel,
+        cancel_message,
+        policy,
+        now,
+        suspended=subscription.reason if subscription.state is SubscriptionState.SUSPENDED else None,
+    )
     return Decision(service.name, status, tuple(moving.transitions), release), nxt
 
 
@@ -597,7 +666,7 @@ _SUBSCRIPTION_OF_PHASE = {
 }
 
 
-def _subscription(service: Service, world: DomainWorld, phase: P) -> SubscriptionStatus:
+def _subscription(service: Service, world: DomainWorld, phase: P, ever_provisioned: bool) -> SubscriptionStatus:
     """The subscription state as far as the order phase and suspensions decide it (seed 004).
 
     A suspension from the spec (insufficient funds, misuse) and one from a frozen license are
@@ -606,10 +675,13 @@ def _subscription(service: Service, world: DomainWorld, phase: P) -> Subscriptio
     current = service.status.subscription or SubscriptionStatus()
     product = world.products.get(service.spec.product)
     state = _SUBSCRIPTION_OF_PHASE[phase]
+    if phase is P.CANCELLED and not ever_provisioned:
+        # Cancelled before it was ever active: it never was OK and cannot be renewed.
+        state = SubscriptionState.DISCONTINUED
     if state is SubscriptionState.OK and product is not None and product.spec.billing.type == "one-time":
         state = SubscriptionState.DISPATCHED
     reason: SuspensionReason | None = None
-    if phase in (P.PROVISIONING, P.PROVISIONED, P.CANCELLED):
+    if state is not SubscriptionState.DISCONTINUED and phase in (P.PROVISIONING, P.PROVISIONED, P.CANCELLED):
         if service.spec.suspension is not None:
             state, reason = SubscriptionState.SUSPENDED, SuspensionReason(service.spec.suspension.reason)
         elif world.license.frozen:
@@ -647,7 +719,13 @@ def _routing(
         return None
     products = {s.name: s.spec.product for s in world.services}
     routed = tuple(
-        RoutedService(d.name, products[d.name])
+        RoutedService(
+            d.name,
+            products[d.name],
+            d.status.subscription.reason.value
+            if d.status.subscription and d.status.subscription.reason is not None
+            else None,
+        )
         for d in sorted(decisions, key=lambda d: d.name)
         if d.status.phase in DEPLOYED_PHASES
         or (d.status.phase is P.CANCELLED and observed is not None and observed.has_service(d.name))

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 class RoutedService:
     name: str
     product: str
+    limited: str | None = None
+    """Why the gateways must limit the service's access (its suspension reason), or None."""
 
 
 @dataclass(frozen=True)

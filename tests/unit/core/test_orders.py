@@ -18,10 +18,13 @@ from typing import Any
 import pytest
 
 from seppmail_lifecycle.api.common import Condition, NextTransition
+from seppmail_lifecycle.api.service import Suspension
 from seppmail_lifecycle.api.states import OrderPhase as P
 from seppmail_lifecycle.core import conditions as c
 from seppmail_lifecycle.core.driver import Effect, LookUpDns, drive_sync, settle_domain
 from seppmail_lifecycle.core.ids import object_id
+from seppmail_lifecycle.core.license_effects import NONE as NO_LICENSE_EFFECTS
+from seppmail_lifecycle.core.license_effects import LicenseEffects
 from seppmail_lifecycle.core.model import DeployRequest, Service
 from seppmail_lifecycle.core.orders import (
     EXPEDITE_ANNOTATION,
@@ -885,28 +888,72 @@ def test_the_end_billing_date(requested: date | None, end: date, adjusted: bool)
     assert len(recorded) == (1 if adjusted else 0)
 
 
+END_OF_MARCH = datetime(2027, 4, 1, tzinfo=T0.tzinfo)
+"""The end of the last billed day of a cancellation that ends billing on 2027-03-31."""
+
+
 @pytest.mark.parametrize(
-    ("requested", "expedite", "billed_until"),
+    ("requested", "expedite", "removed_at", "billed_until", "why"),
     [
-        (None, False, DUE.date()),  # end of November, but usage continued until the removal on 3 December
-        (date(2027, 3, 31), False, date(2027, 3, 31)),  # removed earlier than the end-billing date
-        (None, True, date(2026, 11, 30)),  # removed at once: billed until the end of the month
+        # End of November, but the delay runs until 3 December: usage (and billing) continue until then.
+        (None, False, DUE, DUE.date(), "Cancellation delay over."),
+        # Billed until the end of March: it runs (and is removed) not before that day is over.
+        (date(2027, 3, 31), False, END_OF_MARCH, date(2027, 3, 31), "End-billing date over."),
+        (None, True, T1, date(2026, 11, 30), "Removal expedited by support."),
+        (date(2027, 3, 31), True, T1, date(2027, 3, 31), "Removal expedited by support."),
     ],
-    ids=["usage-continues-longer", "end-billing-date-later", "expedited"],
+    ids=["delay-later", "end-billing-date-later", "expedited", "expedited-billed-on"],
 )
-def test_billing_ends_at_the_later_of_end_billing_date_and_removal(
-    requested: date | None, expedite: bool, billed_until: date
+def test_a_billed_service_runs_until_the_later_of_the_delay_and_its_end_billing_date(
+    requested: date | None, expedite: bool, removed_at: datetime, billed_until: date, why: str
 ) -> None:
     w = standard()
     if expedite:
         w = edit_meta(w, "acme-sig", annotations=EXPEDITE)
     w, _ = settle(edit(w, "acme-sig", cancellation=cancellation(requested)), T1)
-    w, _ = settle(w, DUE)
+    if removed_at > T1:
+        w, _ = settle(w, removed_at - SECOND)
+        status = svc(w, "acme-sig").status
+        assert status.phase is P.CANCELLED
+        assert status.next == NextTransition(action="Deprovision", at=removed_at)
+        assert decide(w, removed_at - SECOND).wake_at == removed_at
+    w, _ = settle(w, removed_at)
     status = svc(w, "acme-sig").status
     assert status.phase is P.DEPROVISIONED
+    assert [t.message for t in status.history if t.to == "deprovisioning"] == [why]
     assert status.billing is not None
     assert status.billing.end == billed_until
     assert status.billing.start == WINDOW.date()
+
+
+def test_cancelling_the_base_service_ends_every_service_on_its_end_billing_date() -> None:
+    w, _ = settle(edit(standard(), "acme-base", cancellation=cancellation(date(2027, 3, 31))), T1)
+    for name in ("acme-base", "acme-sig", "acme-enc"):
+        status = svc(w, name).status
+        assert status.billing is not None
+        assert status.billing.end == date(2027, 3, 31), name
+        assert "End-billing date 2027-03-31." in cond(w, name, "Cancelled").message
+    # The domain carries them: nothing is removed before the last billed day is over.
+    w, _ = settle(w, END_OF_MARCH - SECOND)
+    assert set(phases(w).values()) == {P.CANCELLED}
+    assert w.domain is not None
+    assert w.domain.status.next == NextTransition(action="Deprovision", at=END_OF_MARCH)
+    w, _ = settle(w, END_OF_MARCH)
+    assert set(phases(w).values()) == {P.DEPROVISIONED}
+
+
+def test_a_service_with_its_own_end_billing_date_keeps_it_when_the_base_is_cancelled() -> None:
+    w, _ = settle(edit(standard(), "acme-sig", cancellation=cancellation(date(2026, 12, 15))), T1)
+    w, _ = settle(edit(w, "acme-base", cancellation=cancellation(date(2027, 3, 31))), T1 + timedelta(hours=1))
+    ends = {s.name: s.status.billing.end if s.status.billing else None for s in w.services}
+    assert ends == {"acme-base": date(2027, 3, 31), "acme-sig": date(2026, 12, 15), "acme-enc": date(2027, 3, 31)}
+    w, _ = settle(w, datetime(2026, 12, 16, tzinfo=T0.tzinfo))
+    assert phases(w) == {
+        DOMAIN: P.CANCELLED,
+        "acme-base": P.CANCELLED,
+        "acme-sig": P.DEPROVISIONED,
+        "acme-enc": P.CANCELLED,
+    }
 
 
 def billing_start(w: DomainWorld, name: str) -> date | None:
@@ -938,6 +985,62 @@ def test_the_discount_is_shown_with_its_reason() -> None:
     assert svc(w, "acme-base").status.discount == "10 (nfr)"
     assert svc(w, "acme-sig").status.discount is None
     assert svc(w, "acme-base").status.domain_name == DOMAIN_NAME
+
+
+# --------------------------------------------------------------------------------------- suspension
+
+FROZEN = LicenseEffects(frozen=True, license="acme-license")
+
+
+@pytest.mark.parametrize(
+    ("suspension", "license", "reason", "limited"),
+    [
+        ("misuse", NO_LICENSE_EFFECTS, "Misuse", "misuse"),
+        ("insufficient-funds", NO_LICENSE_EFFECTS, "InsufficientFunds", "insufficient-funds"),
+        (None, FROZEN, "LicenseFrozen", "license-frozen"),
+    ],
+    ids=["misuse", "insufficient-funds", "license-frozen"],
+)
+def test_a_suspended_service_is_not_ready_and_the_gateways_limit_it(
+    suspension: str | None, license: LicenseEffects, reason: str, limited: str
+) -> None:
+    w = standard()
+    if suspension:
+        w = edit(w, "acme-sig", suspension=Suspension(reason=suspension))  # type: ignore[arg-type]
+    w, rounds = settle(replace(w, license=license), WINDOW + timedelta(days=1))
+    assert all_moves(rounds) == []  # the phase stays: it is still deployed
+    assert svc(w, "acme-sig").status.phase is P.PROVISIONED
+    assert svc(w, "acme-sig").status.subscription is not None
+    assert svc(w, "acme-sig").status.subscription.state == "SUSPENDED"
+    for type_ in ("Suspended", "Ready"):
+        assert (cond(w, "acme-sig", type_).status, cond(w, "acme-sig", type_).reason) == (
+            "True" if type_ == "Suspended" else "False",
+            reason,
+        )
+    assert cond(w, "acme-sig", "Ready").message.startswith("Access is limited: suspended")
+    assert w.routing is not None
+    assert {s.name: s.limited for s in w.routing.services}["acme-sig"] == limited
+    # Lifted: ready again and routed without limit.
+    lifted = replace(edit(w, "acme-sig", suspension=None), license=NO_LICENSE_EFFECTS)
+    w, _ = settle(lifted, WINDOW + timedelta(days=2))
+    assert (cond(w, "acme-sig", "Suspended").status, cond(w, "acme-sig", "Ready").status) == ("False", "True")
+    assert w.routing is not None
+    assert all(s.limited is None for s in w.routing.services)
+
+
+# --------------------------------------------------------------------------------------- subscription state
+
+
+def test_a_service_cancelled_before_it_was_ever_provisioned_never_reads_ok() -> None:
+    w, _ = settle(edit(confirmed(base(users=5), sig(users=5)), "acme-sig", cancellation=cancellation()), T0)
+    sig_status = svc(w, "acme-sig").status
+    assert sig_status.phase is P.CANCELLED
+    assert sig_status.subscription is not None
+    assert sig_status.subscription.state == "DISCONTINUED"
+    # A provisioned one is still in use until it is removed.
+    w, _ = settle(edit(standard(), "acme-sig", cancellation=cancellation()), T1)
+    assert svc(w, "acme-sig").status.subscription is not None
+    assert svc(w, "acme-sig").status.subscription.state == "OK"
 
 
 # --------------------------------------------------------------------------------------- numbers
