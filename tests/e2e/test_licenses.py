@@ -258,3 +258,35 @@ def test_a_stopped_operator_catches_up_once_without_duplicate_mail(
     eta = get(catalogue, "licenses.lifecycle", namespace, "eta")
     assert [h["to"] for h in eta["status"]["history"]].count("Grace") == 1
     assert license_mails(mail_sink, eta["metadata"]["uid"]).count("grace") == 1
+
+
+def test_without_a_synced_grace_period_the_license_source_decides_it(
+    catalogue: ControlPlane, namespace: str, start_operator: StartOperator
+) -> None:
+    # Seed 003: LMP syncs 45 days of grace, CLP 30 (the minimum); here scaled to seconds.
+    start_operator({**POLICY, "license": {**POLICY["license"], "graceBySource": {"lmp": "45s"}, "minimumGrace": "30s"}})
+    expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=10)
+    stamp = expires.isoformat().replace("+00:00", "Z")
+    apply(
+        catalogue,
+        namespace,
+        manifests.tenant("umbrella"),
+        manifests.license("umbrella-lmp", "umbrella", stamp, source="lmp"),
+        manifests.license("umbrella-clp", "umbrella", stamp, source="clp"),
+        manifests.license("umbrella-synced", "umbrella", stamp, source="lmp", gracePeriodDays=60),
+    )
+    graces = {}
+    for name in ("umbrella-lmp", "umbrella-clp", "umbrella-synced"):
+        status = wait_for(
+            f"{name} decided",
+            lambda n=name: (
+                ((b := get(catalogue, "licenses.lifecycle", namespace, n)) or {}).get("status", {}).get("graceEndsAt")
+                and b["status"]
+            ),
+        )
+        graces[name] = datetime.fromisoformat(status["graceEndsAt"]) - expires
+    assert graces == {
+        "umbrella-lmp": timedelta(seconds=45),
+        "umbrella-clp": timedelta(seconds=30),
+        "umbrella-synced": timedelta(days=60),
+    }

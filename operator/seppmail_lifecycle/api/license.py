@@ -44,7 +44,8 @@ class LicenseSpec(LifecycleModel):
         default=None,
         ge=0,
         le=365,
-        description="Grace period synced from the source (CLP 30, LMP 45). Values up to 30 mean 30 days.",
+        description="Grace period synced from the source. Without it the source's default (CLP 30, LMP 45 "
+        "days, the policy's license.graceBySource); values up to 30 mean 30 days.",
     )
     purge_hold: PurgeHold | None = Field(default=None, description="Blocks the purge while set.")
     notification_emails: list[Email] = Field(

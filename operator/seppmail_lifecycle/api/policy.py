@@ -111,12 +111,25 @@ class MailPolicy(LifecycleModel):
     retry_max: PositiveDuration = Field(default=timedelta(hours=1), description="Longest time between retries.")
 
 
+class GraceBySource(LifecycleModel):
+    """The grace period each license source grants when a license names none (seed 003); unset:
+    the minimum grace (CLP's 30 days are the minimum)."""
+
+    clp: Duration | None = Field(default=None, description="Licenses synced from CLP (unset: the minimum).")
+    lmp: Duration | None = Field(default=timedelta(days=45), description="Licenses synced from LMP: 45 days.")
+    manual: Duration | None = Field(default=None, description="Licenses written by hand (unset: the minimum).")
+
+
 class LicensePolicy(LifecycleModel):
     """The license periods after expiry and the reminders before it (seed 003)."""
 
     minimum_grace: Duration = Field(
         default=timedelta(days=30),
         description="Shortest grace period: a synced gracePeriodDays counts only if it is longer.",
+    )
+    grace_by_source: GraceBySource = Field(
+        default_factory=GraceBySource,
+        description="The grace period of a license without gracePeriodDays, by its source (CLP 30, LMP 45 days).",
     )
     freeze: Duration = Field(
         default=timedelta(days=30),

@@ -93,9 +93,12 @@ def when(value: datetime) -> str:
 
 
 def grace_period(spec: LicenseSpec, policy: LicensePolicy) -> timedelta:
-    """The synced grace period if it is longer than the minimum (30 days), else the minimum."""
-    synced = timedelta(days=spec.grace_period_days) if spec.grace_period_days is not None else None
-    return synced if synced is not None and synced > policy.minimum_grace else policy.minimum_grace
+    """The synced grace period (without one: its source's, CLP 30 or LMP 45 days) if it is
+    longer than the minimum (30 days), else the minimum."""
+    granted: timedelta | None = getattr(policy.grace_by_source, spec.source)
+    if spec.grace_period_days is not None:
+        granted = timedelta(days=spec.grace_period_days)
+    return policy.minimum_grace if granted is None else max(granted, policy.minimum_grace)
 
 
 def license_times(spec: LicenseSpec, policy: LicensePolicy) -> LicenseTimes:

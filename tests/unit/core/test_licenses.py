@@ -205,6 +205,21 @@ def test_the_grace_period_is_the_synced_one_if_above_30_days(days: int | None, g
     assert grace_period(lic(grace=days).spec, POLICY.license) == grace
 
 
+@pytest.mark.parametrize(
+    ("source", "days", "grace"),
+    [
+        ("lmp", None, 45 * D),  # LMP syncs 45 days: without gracePeriodDays, that is its grace
+        ("clp", None, 30 * D),
+        ("manual", None, 30 * D),
+        ("lmp", 31, 31 * D),  # a synced value wins over the source's default
+        ("lmp", 10, 30 * D),  # ... but never below the minimum
+    ],
+)
+def test_without_a_synced_grace_period_the_source_decides(source: str, days: int | None, grace: timedelta) -> None:
+    spec = lic(grace=days).spec.model_copy(update={"source": source})
+    assert grace_period(spec, POLICY.license) == grace
+
+
 def test_the_deadlines_are_written_to_status() -> None:
     status = decide(lic(grace=45), EXP - 40 * D).decision.status
     assert (status.expires_at, status.grace_ends_at, status.freeze_ends_at, status.purge_at, status.purged_at) == (

@@ -112,6 +112,7 @@ def test_the_policy_is_written_and_read_with_duration_strings() -> None:
         "mail": {"retryInitial": "1m", "retryMax": "1h"},
         "license": {
             "minimumGrace": "30d",
+            "graceBySource": {"clp": None, "lmp": "45d", "manual": None},
             "freeze": "30d",
             "remindersFull": ["30d", "14d", "7d", "1d"],
             "remindersTrial": ["7d", "3d", "1d"],
