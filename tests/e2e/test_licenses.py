@@ -240,6 +240,32 @@ def test_purge_deletes_only_the_tenants_objects_for_good_and_a_hold_blocks_it(
     assert get(catalogue, "configmaps", namespace, "routing-epsilon") is not None
 
 
+def test_a_license_reaching_its_purge_while_another_keeps_the_tenant_purges_nothing_and_says_so(
+    catalogue: ControlPlane, namespace: str, start_operator: StartOperator
+) -> None:
+    start_operator(POLICY)
+    apply(
+        catalogue,
+        namespace,
+        *tenant_with_domain("theta", 2),  # this license ends: grace 4 s, freeze 4 s, then its purge
+        manifests.license("theta-full", "theta", at(3600)),
+    )
+    provisioned(catalogue, namespace, "theta")
+    ended = wait_period(catalogue, namespace, "theta", "Purged", timeout=20)
+    time.sleep(1)  # a purge (wrongly) carried out would show within this
+    ended = get(catalogue, "licenses.lifecycle", namespace, "theta")
+    assert "purgedAt" not in ended["status"]
+    assert "notice" not in ended["status"]
+    for type_ in ("Purged", "PurgeScheduled", "Ready"):
+        assert (condition(ended, type_)["status"], condition(ended, type_)["reason"]) == ("False", "KeptByLicense")
+    assert condition(ended, "Reconciling")["status"] == "False"
+    assert "license 'theta-full' keeps the tenant's data" in condition(ended, "Ready")["message"]
+    assert ended["status"]["history"][-1]["reason"] == "Ended"
+    # Nothing of the tenant was deleted: its domain still runs.
+    assert get(catalogue, "configmaps", namespace, "routing-theta") is not None
+    assert get(catalogue, "services.lifecycle", namespace, "theta-sign-only")["status"]["phase"] == "provisioned"
+
+
 def test_a_stopped_operator_catches_up_once_without_duplicate_mail(
     catalogue: ControlPlane, namespace: str, start_operator: StartOperator, mail_sink: MailSink
 ) -> None:

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from seppmail_lifecycle.api.policy import Policy
-from seppmail_lifecycle.core.license_effects import keeps_tenant_alive
+from seppmail_lifecycle.core.license_effects import tenant_keeper
 from seppmail_lifecycle.core.licenses import LicenseDecision, decide_license
 from seppmail_lifecycle.core.model import Domain, License, Service, Tenant
 from seppmail_lifecycle.core.notifications import Notification, domain_notifications
@@ -124,10 +124,11 @@ def settle_domain(world: DomainWorld, policy: Policy, now: datetime) -> Plan[Dom
 def settle_license(
     license: License, tenant: Tenant | None, others: Sequence[License], policy: Policy, now: datetime
 ) -> Plan[LicenseDecision]:
-    """Decide a license; when its purge is due and no other license of the tenant is still
-    valid, purge the tenant and decide again on the purged license."""
-    decided = decide_license(license, tenant, policy, now)
-    if decided.purge_due and not keeps_tenant_alive(others):
+    """Decide a license; when its purge is due and no other license of the tenant keeps it,
+    purge the tenant and decide again on the purged license."""
+    keeper = tenant_keeper(others)
+    decided = decide_license(license, tenant, policy, now, kept_by=keeper.name if keeper else None)
+    if decided.purge_due:
         yield PurgeTenant(license.meta.namespace or "", license.spec.tenant_ref.name, license.name)
         purged = replace(license, status=license.status.model_copy(update={"purged_at": now}))
         decided = decide_license(purged, tenant, policy, now)

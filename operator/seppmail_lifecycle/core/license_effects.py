@@ -43,7 +43,9 @@ def license_effects(licenses: Sequence[License]) -> LicenseEffects:
     return LicenseEffects(frozen=period in (LicensePeriod.FREEZE, LicensePeriod.PURGED), license=best.name)
 
 
-def keeps_tenant_alive(licenses: Sequence[License]) -> bool:
-    """Whether one of these licenses is still valid (License or Grace): then the tenant's data
-    must not be purged, even when another of its licenses reached its purge."""
-    return any((lic.status.period or LicensePeriod.LICENSE) in _RANK[:2] for lic in licenses)
+def tenant_keeper(licenses: Sequence[License]) -> License | None:
+    """The license that keeps the tenant's data (the best of those not at their purge: License,
+    Grace or Freeze, all still renewable), so that another of its licenses reaching its purge
+    deletes nothing; None if none does."""
+    alive = [lic for lic in licenses if (lic.status.period or LicensePeriod.LICENSE) is not LicensePeriod.PURGED]
+    return min(alive, key=lambda lic: (_RANK.index(lic.status.period or LicensePeriod.LICENSE), lic.name), default=None)

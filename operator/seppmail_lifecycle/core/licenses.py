@@ -40,6 +40,7 @@ IN_GRACE = "InGrace"
 FROZEN = "Frozen"
 PURGE_SCHEDULED = "PurgeScheduled"
 PURGED = "Purged"
+KEPT_BY_LICENSE = "KeptByLicense"
 
 LICENSE = LicensePeriod.LICENSE
 GRACE = LicensePeriod.GRACE
@@ -173,6 +174,13 @@ class _State:
     purged_at: datetime | None
     renewal_after_purge: bool
     now: datetime
+    kept_by: str | None = None
+    """Another license of the tenant that keeps its data: this one's purge deletes nothing."""
+
+    @property
+    def kept(self) -> bool:
+        """At its purge, but another license keeps the tenant: ended, nothing purged."""
+        return self.period is PURGED_PERIOD and self.purged_at is None and self.kept_by is not None
 
     @property
     def spec(self) -> LicenseSpec:
@@ -293,6 +301,8 @@ def _notice(state: _State) -> str | None:
         return f"{blocked}; all data will be purged on {state.purge} unless the license is renewed."
     if state.renewal_after_purge:
         return _purged_cannot_renew(state)
+    if state.kept:
+        return None  # the tenant runs on another license: nothing to tell its users about this one
     return f"All configuration and data was deleted on {state.purged_on}; this cannot be undone."
 
 
@@ -310,6 +320,12 @@ def _expiring(state: _State) -> Cond:
 
 def _purge_conditions(state: _State) -> list[Cond]:
     """PurgeScheduled and Purged."""
+    if state.kept:
+        nothing = f"Nothing was purged: license {state.kept_by!r} keeps the tenant's data."
+        return [
+            Cond(PURGE_SCHEDULED, "False", KEPT_BY_LICENSE, nothing),
+            Cond(PURGED, "False", KEPT_BY_LICENSE, nothing),
+        ]
     if state.period is PURGED_PERIOD and state.purged_at is None:
         return [
             Cond(PURGE_SCHEDULED, "True", "PurgeDue", f"The purge was due on {state.purge}; it is being carried out."),
@@ -343,6 +359,9 @@ def _summary(state: _State) -> list[Cond]:
     if state.period is FREEZE:
         purge = f"the purge is on hold: {state.hold.reason}" if state.hold else f"purge on {state.purge}"
         return c.summary("Frozen", f"Frozen since {state.grace_ends}: renew the license; {purge}.", ready=False)
+    if state.kept:
+        ended = f"Ended on {state.purge}; nothing was purged: license {state.kept_by!r} keeps the tenant's data."
+        return c.summary(KEPT_BY_LICENSE, ended, ready=False)
     message = f"Purged on {state.purged_on}: this cannot be undone."
     if state.renewal_after_purge:
         return [
@@ -404,6 +423,11 @@ def _period_change(state: _State, previous: LicensePeriod | None) -> Transition 
     if period is FREEZE:
         message = f"The grace period ended on {grace_ends}: mail traffic and console access are blocked; {purge}."
         return Transition(source, to, "Frozen", message, warning=True)
+    if state.kept:
+        message = (
+            f"The freeze period ended on {state.purge}: nothing is purged, license {state.kept_by!r} keeps the tenant."
+        )
+        return Transition(source, to, "Ended", message)
     message = f"The freeze period ended on {state.purge}: every configuration and datum of the tenant is purged."
     return Transition(source, to, "Purged", message, warning=True)
 
@@ -415,6 +439,15 @@ def _transitions(state: _State, current: LicenseStatus) -> list[Transition]:
     to = state.period.value
     if moved is not None:
         out.append(moved)
+    elif (
+        state.period is PURGED_PERIOD
+        and state.purged_at is not None
+        and (was := c.condition(current.conditions, PURGED)) is not None
+        and was.reason == KEPT_BY_LICENSE
+    ):
+        # Kept by another license until that one ended too: now the purge is carried out.
+        message = "No other license keeps the tenant any more: every configuration and datum is purged."
+        out.append(Transition(to, to, "Purged", message, warning=True))
     elif state.period is not PURGED_PERIOD and current.expires_at is not None:
         before = _utc(current.expires_at)
         if before != state.times.expires_at:
@@ -428,8 +461,11 @@ def _transitions(state: _State, current: LicenseStatus) -> list[Transition]:
 # ------------------------------------------------------------------------------------------ decision
 
 
-def decide_license(license: License, tenant: Tenant | None, policy: Policy, now: datetime) -> LicenseDecision:
-    """The license's period, status, mails and purge at ``now``; ``tenant`` is its Tenant, if it exists."""
+def decide_license(
+    license: License, tenant: Tenant | None, policy: Policy, now: datetime, kept_by: str | None = None
+) -> LicenseDecision:
+    """The license's period, status, mails and purge at ``now``; ``tenant`` is its Tenant, if it
+    exists; ``kept_by`` another license of the tenant that keeps its data (no purge then)."""
     current, rules = license.status, policy.license
     now = _utc(now)
     times = _times(license, rules)
@@ -446,6 +482,7 @@ def decide_license(license: License, tenant: Tenant | None, policy: Policy, now:
         # Once purged, the times are those of the purge: a later expiry is a renewal that came too late.
         renewal_after_purge=current.purged_at is not None and _utc(license.spec.expires_at) > times.expires_at,
         now=now,
+        kept_by=kept_by,
     )
     transitions = _transitions(state, current)
     nxt = _next(state)
@@ -463,6 +500,6 @@ def decide_license(license: License, tenant: Tenant | None, policy: Policy, now:
     return LicenseDecision(
         decision=Decision(license.name, status, tuple(transitions)),
         notifications=_notifications(state),
-        purge_due=period is PURGED_PERIOD and current.purged_at is None,
+        purge_due=period is PURGED_PERIOD and current.purged_at is None and kept_by is None,
         wake_at=nxt.at if nxt else None,
     )

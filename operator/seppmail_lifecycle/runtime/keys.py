@@ -61,6 +61,9 @@ def affected_keys(kind: str, body: Body, store: Store, *, status_only: bool = Fa
     elif kind == "License":
         keys.append(("License", namespace, name))
         if tenant := _ref(body, "tenantRef"):
+            # Its period decides whether the tenant's other licenses may purge it.
+            for other in store.lookup("licenses_by_tenant", (namespace, tenant)):
+                keys.append(("License", *key_of(other.raw)))
             # A period change blocks or unblocks the tenant's domains, services and console.
             keys += _tenant_keys(store, namespace, tenant)
     elif kind == "Product":

@@ -6,7 +6,7 @@ import pytest
 
 from seppmail_lifecycle.api.license import LicenseStatus
 from seppmail_lifecycle.api.states import LicensePeriod as L
-from seppmail_lifecycle.core.license_effects import keeps_tenant_alive, license_effects
+from seppmail_lifecycle.core.license_effects import license_effects, tenant_keeper
 from seppmail_lifecycle.core.model import License
 
 from .builders import T0
@@ -23,7 +23,7 @@ def _with(*periods: L | None, purged: bool = False) -> list[License]:
         ((), False, False, False, False),
         ((None,), False, False, False, True),
         ((L.GRACE, L.FREEZE), False, False, False, True),
-        ((L.FREEZE,), False, True, False, False),
+        ((L.FREEZE,), False, True, False, True),  # frozen, still renewable: its data is kept
         ((L.PURGED,), False, True, False, False),  # due but not carried out: still only frozen
         ((L.PURGED,), True, True, True, False),
         ((L.PURGED, L.LICENSE), True, False, False, True),  # a new license keeps the tenant
@@ -36,4 +36,4 @@ def test_the_best_license_counts(
     licenses = _with(*periods, purged=purged)
     effects = license_effects(licenses)
     assert (effects.frozen, effects.purged) == (frozen, is_purged)
-    assert keeps_tenant_alive(licenses) is alive
+    assert (tenant_keeper(licenses) is not None) is alive

@@ -21,6 +21,7 @@ from seppmail_lifecycle.api.policy import LicensePolicy, Policy
 from seppmail_lifecycle.api.states import LicensePeriod
 from seppmail_lifecycle.api.tenant import TenantNotifications
 from seppmail_lifecycle.core.conditions import condition
+from seppmail_lifecycle.core.driver import drive_sync, settle_license
 from seppmail_lifecycle.core.licenses import (
     LicenseDecision,
     decide_license,
@@ -637,3 +638,52 @@ def test_a_renewal_too_late_to_stop_the_purge_is_not_mistaken_for_one_after_it()
     assert decide(moved, EXP + 80 * D).purge_due
     purged = decide(replace(moved, status=moved.status.model_copy(update={"purged_at": EXP + 80 * D})), EXP + 80 * D)
     assert (purged.decision.status.expires_at, cond(purged, "Stalled")) == (EXP + 10 * D, ("False", "Purged"))
+
+
+# -------------------------------------------------------------------------- another license keeps the tenant
+
+
+def _settled(license: License, others: list[License], now: datetime) -> tuple[LicenseDecision, list[object]]:
+    """``settle_license`` as the operator drives it, with the effects it asked for."""
+    effects: list[object] = []
+    decided = drive_sync(settle_license(license, ACME, others, POLICY, now), effects.append)
+    return decided, effects
+
+
+def _other(period: LicensePeriod, purged: bool = False) -> License:
+    status = LicenseStatus(period=period, purged_at=EXP if purged else None)
+    return replace(lic(status=status), meta=meta("License", "acme-2028"))
+
+
+@pytest.mark.parametrize("period", [LicensePeriod.LICENSE, LicensePeriod.GRACE, LicensePeriod.FREEZE])
+def test_a_license_at_its_purge_while_another_keeps_the_tenant_ends_and_purges_nothing(
+    period: LicensePeriod,
+) -> None:
+    frozen = lic(status=decide(lic(), EXP + 59 * D).decision.status)
+    decided, effects = _settled(frozen, [_other(period)], EXP + 60 * D)
+    assert effects == []  # nothing purged
+    status = decided.decision.status
+    assert (status.period, status.purged_at, status.next, status.notice) == ("Purged", None, None, None)
+    assert cond(decided, "Purged") == ("False", "KeptByLicense")
+    assert cond(decided, "PurgeScheduled") == ("False", "KeptByLicense")
+    assert cond(decided, "Reconciling") == ("False", "KeptByLicense")  # settled: nothing is under way
+    ready = condition(status.conditions, "Ready")
+    assert ready is not None
+    assert "nothing was purged: license 'acme-2028' keeps the tenant's data" in ready.message
+    assert moves(decided) == ["Freeze>Purged:Ended"]
+    assert not decided.purge_due
+    again, effects = _settled(then(frozen, decided), [_other(period)], EXP + 61 * D)
+    assert (effects, again.decision.transitions, again.decision.status) == ([], (), status)
+
+
+def test_once_the_keeping_license_reached_its_purge_too_the_tenant_is_purged() -> None:
+    frozen = lic(status=decide(lic(), EXP + 59 * D).decision.status)
+    kept, _ = _settled(frozen, [_other(LicensePeriod.LICENSE)], EXP + 60 * D)
+    now = EXP + 90 * D
+    purged, effects = _settled(then(frozen, kept), [_other(LicensePeriod.PURGED)], now)
+    assert [type(e).__name__ for e in effects] == ["PurgeTenant"]
+    assert purged.decision.status.purged_at == now
+    assert cond(purged, "Purged") == ("True", "Purged")
+    assert moves(purged) == ["Purged>Purged:Purged"]
+    again, effects = _settled(then(frozen, purged), [_other(LicensePeriod.PURGED, purged=True)], now + S)
+    assert (effects, again.decision.transitions) == ([], ())
