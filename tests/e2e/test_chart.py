@@ -521,7 +521,7 @@ ROLE_MATRIX: list[tuple[str, str, str, tuple[str, ...], bool]] = [
     ("tech", "create", "deployrequests", (), True),
     ("tech", "list", "domains", (), True),
     ("tech", "get", "services", (), True),
-    ("tech", "delete", "deployrequests", (), False),
+    ("tech", "delete", "deployrequests", (), True),  # completed ones, before their TTL
     ("tech", "create", "services", (), False),
     ("tech", "list", "invoices", (), False),
     ("platform-support", "patch", "services", (), True),
@@ -584,6 +584,7 @@ OPERATOR_MATRIX: list[tuple[str, str, tuple[str, ...], bool]] = [
     ("patch", f"tenants.{GROUP}", ("-A",), False),
     ("delete", f"services.{GROUP}", ("-A",), False),
     ("create", f"deployrequests.{GROUP}", ("-A",), False),
+    ("delete", f"deployrequests.{GROUP}", ("-A",), True),  # completed, past their TTL
     ("update", f"products.{GROUP}", (), False),
     ("create", "pods", ("-A",), False),
     ("create", "customresourcedefinitions.apiextensions.k8s.io", (), False),

@@ -262,6 +262,66 @@ def test_tech_deploys_with_a_deploy_request_and_sales_may_not(
     wait_phases(catalogue, namespace, "services.lifecycle", "provisioned")
     service = get(catalogue, "services.lifecycle", namespace, "hooli-sign-only")
     assert "DeployRequest 'deploy-now'" in service["status"]["history"][1]["message"]
+    # Done with it: Tech may remove it (Sales may not).
+    refused = catalogue.kubectl(
+        "delete", "deployrequests.lifecycle", "deploy-now", "-n", namespace, kubeconfig=sales, check=False
+    )
+    assert refused.returncode != 0
+    assert "forbidden" in refused.stderr.lower()
+    catalogue.kubectl("delete", "deployrequests.lifecycle", "deploy-now", "-n", namespace, kubeconfig=tech)
+
+
+def _request(name: str, *domains: str, **metadata: Any) -> Body:
+    return {
+        "apiVersion": API,
+        "kind": "DeployRequest",
+        "metadata": {"name": name, **metadata},
+        "spec": {"domains": list(domains)},
+    }
+
+
+def test_a_deploy_request_committed_with_its_domains_deploys_them_and_is_removed_after_its_ttl(
+    catalogue: ControlPlane, namespace: str, start_operator: StartOperator
+) -> None:
+    start_operator(NO_AUTO_DEPLOY | {"deployRequests": {"waitForChecks": "30s", "ttlAfterCompleted": "3s"}})
+    git = {
+        "annotations": {
+            "argocd.argoproj.io/tracking-id": f"partner:lifecycle.seppmail.cloud/DeployRequest:{namespace}/x"
+        }
+    }
+    # One commit, one apply: the request comes first, its domains after it.
+    apply(
+        catalogue,
+        namespace,
+        _request("deploy-with-commit", "wonka", "slugworth"),
+        _request("deploy-from-git", "wonka", **git),
+        *_tenant_domain("wonka", "wonka.example"),
+        _service("wonka-sign-only", "wonka", "sign-only", users=1),
+        *_tenant_domain("slugworth", "slugworth.example", tenantRef={"name": "nobody"}),  # its check fails
+    )
+    done = wait_for(
+        "the request completed",
+        lambda: (
+            (r := get(catalogue, "deployrequests.lifecycle", namespace, "deploy-with-commit"))
+            and (r.get("status") or {}).get("phase") == "Completed"
+            and r
+        ),
+        timeout=25,  # well before waitForChecks (30 s): it completed because the checks did
+    )
+    assert done["status"]["deployedDomains"] == ["wonka"]
+    assert [s["name"] for s in done["status"]["skipped"]] == ["slugworth"]
+    assert done["status"]["skipped"][0]["reason"].startswith("not confirmed yet: Tenant 'nobody' does not exist")
+    assert [h["to"] for h in done["status"]["history"]] == ["Completed"]
+    wait_for("wonka provisioned", lambda: phase(catalogue, "domains.lifecycle", namespace, "wonka") == "provisioned")
+    # Past its TTL it is deleted; the one Argo CD syncs stays (deleting it, the next sync would re-run it).
+    wait_for(
+        "the completed request deleted after its TTL",
+        lambda: get(catalogue, "deployrequests.lifecycle", namespace, "deploy-with-commit") is None,
+        timeout=15,
+    )
+    kept = get(catalogue, "deployrequests.lifecycle", namespace, "deploy-from-git")
+    assert kept is not None
+    assert kept["status"]["phase"] == "Completed"
 
 
 def test_cancelling_the_base_service_cancels_the_domain_and_removal_waits_for_the_delay(

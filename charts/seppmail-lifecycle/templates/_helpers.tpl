@@ -92,6 +92,10 @@ Role per watched namespace. */}}
 - apiGroups: ["lifecycle.seppmail.cloud"]
   resources: [invoices]
   verbs: [create, delete]
+# Completed DeployRequests past deployRequests.ttlAfterCompleted (not those Git manages).
+- apiGroups: ["lifecycle.seppmail.cloud"]
+  resources: [deployrequests]
+  verbs: [delete]
 # Routing config ConfigMaps owned by Domains (the mail gateways read them), mail ledgers; purge.
 - apiGroups: [""]
   resources: [configmaps]

@@ -120,6 +120,21 @@ class GraceBySource(LifecycleModel):
     manual: Duration | None = Field(default=None, description="Licenses written by hand (unset: the minimum).")
 
 
+class DeployRequestPolicy(LifecycleModel):
+    """How long a DeployRequest waits for the domains it covers, and how long it is kept."""
+
+    wait_for_checks: Duration = Field(
+        default=timedelta(minutes=2),
+        description="A request waits this long (from its creation) for covered domains still being checked "
+        "(ordered, no check failed), so one committed together with its domains deploys them.",
+    )
+    ttl_after_completed: Duration | None = Field(
+        default=timedelta(days=1),
+        description="A completed request is deleted this long after it completed (unset: kept), unless Argo CD "
+        "or Flux manages it: the next sync would re-create it and deploy again, so Git removes those.",
+    )
+
+
 class LicensePolicy(LifecycleModel):
     """The license periods after expiry and the reminders before it (seed 003)."""
 
@@ -167,6 +182,9 @@ class Policy(LifecycleModel):
     mail: MailPolicy = Field(default_factory=MailPolicy, description="Retries of notification mails.")
     license: LicensePolicy = Field(
         default_factory=LicensePolicy, description="License grace, freeze, reminders and notices."
+    )
+    deploy_requests: DeployRequestPolicy = Field(
+        default_factory=DeployRequestPolicy, description="Waiting for checks, and removal once completed."
     )
 
     @classmethod

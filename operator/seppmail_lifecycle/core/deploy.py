@@ -1,18 +1,23 @@
 """The "Deploy domains and services" button: which covered domains and services a DeployRequest
-deploys now, which it does not and why. Decided once, when the request is first seen."""
+deploys, which it does not and why; carried out once. A request committed together with its
+domains waits (``deployRequests.waitForChecks``) for those still being checked; a completed one
+is deleted after ``deployRequests.ttlAfterCompleted``, as Jobs are after theirs, unless Argo CD
+or Flux manages it (the next sync would re-create it and deploy again)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from seppmail_lifecycle.api.common import MAX_MESSAGE
 from seppmail_lifecycle.api.deployrequest import MAX_LISTED, DeployRequestStatus, SkippedDomain
+from seppmail_lifecycle.api.policy import DeployRequestPolicy
 from seppmail_lifecycle.api.states import DeployRequestPhase
 from seppmail_lifecycle.api.states import OrderPhase as P
 from seppmail_lifecycle.core import conditions as c
 from seppmail_lifecycle.core.conditions import Cond, Transition, append_history, merge_conditions
-from seppmail_lifecycle.core.model import DeployRequest, Domain, Service
+from seppmail_lifecycle.core.model import DeployRequest, Domain, Service, synced_from_git
 from seppmail_lifecycle.core.order_machine import DEPLOYED_PHASES, ENDING_PHASES
 from seppmail_lifecycle.core.orders import Decision
 
@@ -23,36 +28,106 @@ def _not_confirmed_reason(domain: Domain) -> str:
     return f"not confirmed yet{detail}"
 
 
+def _bounded(head: str, parts: Sequence[str]) -> str:
+    """``head`` and as many of ``parts`` as fit the message's bound, and how many more there are."""
+    # Room for the longest "; and N more" tail, so the bound holds however many are left out.
+    room = MAX_MESSAGE - len(head) - len(f"; and {len(parts)} more.")
+    shown: list[str] = []
+    used = 0
+    for part in parts:
+        used += len(part) + len("; ")
+        if used > room:
+            break
+        shown.append(part)
+    rest = len(parts) - len(shown)
+    return head + "; ".join(shown) + (f"; and {rest} more." if rest else ".")
+
+
 def _result_message(domains: int, services: int, skipped: Sequence[SkippedDomain]) -> str:
     """The console's result message: the counts, then as many skipped domains with their reason as
     fit the message's bound, and how many more there are."""
     head = f"Deployment started for {domains} domain(s) and {services} service(s)"
     if not skipped:
         return head + "."
-    # Room for the longest "; and N more" tail, so the bound holds however many are left out.
-    room = MAX_MESSAGE - len(head) - len("; not deployed: ") - len(f"; and {len(skipped)} more.")
-    parts: list[str] = []
-    used = 0
-    for entry in skipped:
-        part = f"{entry.name} ({entry.reason})"
-        used += len(part) + len("; ")
-        if used > room:
-            break
-        parts.append(part)
-    rest = len(skipped) - len(parts)
-    return head + "; not deployed: " + "; ".join(parts) + (f"; and {rest} more." if rest else ".")
+    return _bounded(head + "; not deployed: ", [f"{entry.name} ({entry.reason})" for entry in skipped])
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    """What to do with a DeployRequest now: write ``decision`` (None: nothing to write), decide
+    again at ``wake_at``, or ``delete`` it (completed, past its TTL)."""
+
+    decision: Decision[DeployRequestStatus] | None = None
+    wake_at: datetime | None = None
+    delete: bool = False
+
+
+def _still_checking(domain: Domain | None, named: bool) -> bool:
+    """A covered domain whose consistency check has not said yes or no yet (a named one not seen
+    yet may be on its way in the same commit)."""
+    if domain is None:
+        return named
+    if (domain.status.phase or P.ORDERED) is not P.ORDERED:
+        return False
+    confirmed = c.condition(domain.status.conditions, c.CONFIRMED)
+    return confirmed is None or confirmed.status == "Unknown"
+
+
+def _waiting(request: DeployRequest, waiting: Sequence[str], until: datetime, now: datetime) -> DeployRequestStatus:
+    head = (
+        f"Waiting for {len(waiting)} domain(s) not checked (or created) yet, until {until.isoformat()} at the latest: "
+    )
+    message = _bounded(head, list(waiting))
+    status = request.status.model_copy(deep=True)
+    status.phase = DeployRequestPhase.PENDING
+    status.observed_generation = request.meta.generation
+    status.message = message
+    status.conditions = merge_conditions(
+        request.status.conditions,
+        c.summary("WaitingForChecks", message, ready=False, reconciling=True),
+        request.meta.generation,
+        now,
+    )
+    return status
+
+
+def _expires_at(request: DeployRequest, completed: datetime | None, policy: DeployRequestPolicy) -> datetime | None:
+    """When a completed request is deleted; None: kept (no TTL, or Git owns it)."""
+    ttl = policy.ttl_after_completed
+    if completed is None or ttl is None or synced_from_git(request.meta):
+        return None
+    return completed + ttl
 
 
 def plan_deploy(
     request: DeployRequest,
     domains: Mapping[str, Domain],
     services: Mapping[str, Sequence[Service]],
+    policy: DeployRequestPolicy,
     now: datetime,
-) -> Decision[DeployRequestStatus] | None:
-    """The completed status of ``request``; None once it has been carried out."""
+) -> DeployPlan:
+    """Carry out ``request`` (or wait for the domains it covers that are still being checked);
+    once carried out, keep it until its TTL."""
     if request.status.phase is DeployRequestPhase.COMPLETED:
-        return None
+        expires = _expires_at(request, request.status.completed_at, policy)
+        return DeployPlan(delete=True) if expires is not None and expires <= now else DeployPlan(wake_at=expires)
     covered = list(request.spec.domains) or sorted(domains)
+    waiting = [name for name in covered if _still_checking(domains.get(name), bool(request.spec.domains))]
+    until = request.meta.created + policy.wait_for_checks
+    if waiting and now < until:
+        status = _waiting(request, waiting, until, now)
+        return DeployPlan(Decision(request.name, status), wake_at=until)
+    return DeployPlan(_complete(request, covered, domains, services, now), wake_at=_expires_at(request, now, policy))
+
+
+def _complete(
+    request: DeployRequest,
+    covered: Sequence[str],
+    domains: Mapping[str, Domain],
+    services: Mapping[str, Sequence[Service]],
+    now: datetime,
+) -> Decision[DeployRequestStatus]:
+    """The completed status of ``request``: what it deploys now, and what not and why."""
     deployed_domains: list[str] = []
     deployed_services: list[str] = []
     skipped: list[SkippedDomain] = []

@@ -32,7 +32,20 @@ class Meta:
     created: datetime
     deleted: datetime | None = None
     annotations: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
     owner_uids: tuple[str, ...] = ()
+
+
+# How Argo CD (label tracking, the default before 3.0; annotation tracking since) and Flux mark
+# the objects they sync from Git.
+GITOPS_ANNOTATIONS = ("argocd.argoproj.io/tracking-id",)
+GITOPS_LABELS = ("app.kubernetes.io/instance", "kustomize.toolkit.fluxcd.io/name", "helm.toolkit.fluxcd.io/name")
+
+
+def synced_from_git(meta: Meta) -> bool:
+    """Whether Argo CD or Flux manages the object: changing or deleting it here would be undone
+    (or re-created) by the next sync, so such changes belong in Git."""
+    return any(a in meta.annotations for a in GITOPS_ANNOTATIONS) or any(k in meta.labels for k in GITOPS_LABELS)
 
 
 @dataclass(frozen=True)

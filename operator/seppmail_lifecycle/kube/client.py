@@ -16,7 +16,7 @@ from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from seppmail_lifecycle.api.kinds import KindInfo
-from seppmail_lifecycle.kube.errors import AlreadyExists, NotFound, api_errors
+from seppmail_lifecycle.kube.errors import AlreadyExists, Conflict, NotFound, api_errors
 
 MERGE_PATCH = "application/merge-patch+json"
 Body = dict[str, Any]
@@ -189,6 +189,23 @@ class KubeClient:
                 info.group, info.version, namespace, info.plural, body
             )
         return dict(result)
+
+    async def delete(self, info: KindInfo, namespace: str, name: str, uid: str) -> bool:
+        """Delete the object if it still is the one with ``uid`` (not one re-created under its
+        name); False if it is gone or is another one by now."""
+        try:
+            with api_errors():
+                await self.custom.delete_namespaced_custom_object(
+                    info.group,
+                    info.version,
+                    namespace,
+                    info.plural,
+                    name,
+                    body=client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=uid)),
+                )
+        except (NotFound, Conflict):
+            return False
+        return True
 
     async def list_configmaps(self, label_selector: str, namespaces: Sequence[str] = ()) -> list[Body]:
         """The labelled ConfigMaps: cluster-wide, or only in ``namespaces`` (exact names)."""

@@ -34,6 +34,7 @@ def meta_of(body: Body) -> Meta:
         created=created,
         deleted=parse_time(metadata.get("deletionTimestamp")),
         annotations=dict(metadata.get("annotations") or {}),
+        labels=dict(metadata.get("labels") or {}),
         owner_uids=tuple(ref["uid"] for ref in metadata.get("ownerReferences") or ()),
     )
 

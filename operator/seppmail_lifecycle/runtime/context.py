@@ -35,6 +35,8 @@ class Writer(Protocol):
 
     async def create(self, kind: str, namespace: str, body: Body) -> Body | None: ...
 
+    async def delete(self, kind: str, entry: Entry) -> None: ...
+
 
 @dataclass
 class Context:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from seppmail_lifecycle import GROUP
+from seppmail_lifecycle.api.states import DeployRequestPhase
 from seppmail_lifecycle.kube.store import ROUTING, Store, key_of
 
 Key = tuple[str, str, str]
@@ -50,6 +51,10 @@ def affected_keys(kind: str, body: Body, store: Store, *, status_only: bool = Fa
         domain_name = (body.get("spec") or {}).get("domainName")
         for claim in store.lookup("domains_by_name", domain_name):
             keys.append(("Domain", *key_of(claim.raw)))
+        # A request waiting for this domain's check completes once it has passed or failed.
+        for request in store.objects("deployrequests_by_namespace", namespace):
+            if request.status.phase is not DeployRequestPhase.COMPLETED:
+                keys.append(("DeployRequest", namespace, request.name))
     elif kind == "Service":
         if domain := _ref(body, "domainRef"):
             keys.append(("Domain", namespace, domain))

@@ -179,6 +179,14 @@ class StatusWriter:
         if result["metadata"].get("deletionTimestamp") and not result["metadata"].get("finalizers"):
             self.store.delete(kind, result)  # the last finalizer released: the server removed it
 
+    async def delete(self, kind: str, entry: Entry) -> None:
+        """Delete an object the core says is done with (a completed DeployRequest past its TTL)."""
+        self._fence()
+        namespace, name = key_of(entry.raw)
+        if await self.client.delete(KINDS_BY_NAME[kind], namespace or "", name, entry.raw["metadata"]["uid"]):
+            self.counters.inc("api_writes_total", kind=kind, verb="delete")
+        self.store.delete(kind, entry.raw)
+
     async def create(self, kind: str, namespace: str, body: Body) -> Body | None:
         """Create an object the operator owns; None if it exists already (an earlier attempt)."""
         self._fence()

@@ -61,6 +61,7 @@ def meta(
     created: datetime = CREATED,
     deleted: datetime | None = None,
     annotations: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
     generation: int = 1,
 ) -> Meta:
     return Meta(
@@ -71,6 +72,7 @@ def meta(
         created=created,
         deleted=deleted,
         annotations=dict(annotations or {}),
+        labels=dict(labels or {}),
     )
 
 

@@ -4,21 +4,42 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
-from seppmail_lifecycle.api.common import MAX_MESSAGE
+from seppmail_lifecycle.api.common import MAX_MESSAGE, Condition
 from seppmail_lifecycle.api.deployrequest import MAX_LISTED, DeployRequestStatus
 from seppmail_lifecycle.api.states import DeployRequestPhase
 from seppmail_lifecycle.api.states import OrderPhase as P
-from seppmail_lifecycle.core.deploy import plan_deploy
-from seppmail_lifecycle.core.model import Domain, Service
-from seppmail_lifecycle.core.orders import DomainWorld, decide_domain
+from seppmail_lifecycle.core.conditions import condition as find_condition
+from seppmail_lifecycle.core.deploy import DeployPlan, plan_deploy
+from seppmail_lifecycle.core.model import DeployRequest, Domain, Service
+from seppmail_lifecycle.core.orders import Decision, DomainWorld, decide_domain
 
-from .builders import POLICY, T0, condition, deploy_request, domain, service, world
+from .builders import CREATED, POLICY, T0, condition, deploy_request, domain, service, world
 
 NOW = T0 + timedelta(minutes=30)
+RULES = POLICY.deploy_requests
+
+
+def planned(
+    request: DeployRequest,
+    domains: Mapping[str, Domain],
+    services: Mapping[str, Sequence[Service]],
+    now: datetime = NOW,
+) -> Decision[DeployRequestStatus]:
+    """The status ``plan_deploy`` writes (there must be one)."""
+    plan = plan_deploy(request, domains, services, RULES, now)
+    assert plan.decision is not None
+    assert not plan.delete
+    return plan.decision
+
+
+def condition_of(status: DeployRequestStatus, type_: str) -> Condition:
+    found = find_condition(status.conditions, type_)
+    assert found is not None, type_
+    return found
 
 
 def dom(name: str, phase: P | None, *conditions_: object) -> Domain:
@@ -109,8 +130,7 @@ CASES = [
 def test_plan_deploy(
     covered: list[str], deployed_domains: list[str], deployed_services: list[str], skipped: Mapping[str, str]
 ) -> None:
-    decision = plan_deploy(deploy_request("deploy-1", *covered), DOMAINS, SERVICES, NOW)
-    assert decision is not None
+    decision = planned(deploy_request("deploy-1", *covered), DOMAINS, SERVICES)
     status = decision.status
     assert status.phase is DeployRequestPhase.COMPLETED
     assert status.completed_at == NOW
@@ -135,27 +155,104 @@ def test_plan_deploy(
 
 
 def test_the_message_of_a_partial_deployment() -> None:
-    decision = plan_deploy(deploy_request("deploy-1", "d-confirmed", "d-missing"), DOMAINS, SERVICES, NOW)
-    assert decision is not None
+    decision = planned(deploy_request("deploy-1", "d-confirmed", "d-missing"), DOMAINS, SERVICES)
     assert decision.status.message == (
         "Deployment started for 1 domain(s) and 2 service(s); not deployed: d-missing (Domain not found in this "
         "namespace.)."
     )
 
 
-def test_a_request_is_carried_out_only_once() -> None:
+def test_a_request_is_carried_out_only_once_and_deleted_after_its_ttl() -> None:
     request = deploy_request("deploy-1", "d-confirmed")
-    decision = plan_deploy(request, DOMAINS, SERVICES, NOW)
-    assert decision is not None
-    done = replace(request, status=decision.status)
-    assert plan_deploy(done, DOMAINS, SERVICES, NOW) is None
-    assert plan_deploy(done, DOMAINS, SERVICES, NOW + timedelta(days=1)) is None
+    plan = plan_deploy(request, DOMAINS, SERVICES, RULES, NOW)
+    assert plan.decision is not None
+    assert plan.wake_at == NOW + timedelta(days=1)  # the TTL's end
+    done = replace(request, status=plan.decision.status)
+    assert plan_deploy(done, DOMAINS, SERVICES, RULES, NOW) == DeployPlan(wake_at=NOW + timedelta(days=1))
+    later = NOW + timedelta(days=1) - timedelta(seconds=1)
+    assert plan_deploy(done, DOMAINS, SERVICES, RULES, later) == DeployPlan(wake_at=NOW + timedelta(days=1))
+    assert plan_deploy(done, DOMAINS, SERVICES, RULES, NOW + timedelta(days=1)) == DeployPlan(delete=True)
+
+
+@pytest.mark.parametrize(
+    ("labels", "annotations", "ttl", "kept"),
+    [
+        ({}, {}, timedelta(days=1), False),
+        ({}, {}, None, True),
+        ({"app.kubernetes.io/instance": "partner-a"}, {}, timedelta(days=1), True),  # Argo CD label tracking
+        (
+            {},
+            {"argocd.argoproj.io/tracking-id": "partner-a:lifecycle.seppmail.cloud/DeployRequest:ns/d"},
+            timedelta(days=1),
+            True,
+        ),
+        ({"kustomize.toolkit.fluxcd.io/name": "partner-a"}, {}, timedelta(days=1), True),
+    ],
+    ids=["ttl", "no-ttl", "argocd-label", "argocd-annotation", "flux"],
+)
+def test_a_completed_request_synced_from_git_is_never_deleted_here(
+    labels: dict[str, str], annotations: dict[str, str], ttl: timedelta | None, kept: bool
+) -> None:
+    # Deleting it would let the next sync create it again, and it would deploy again.
+    done = deploy_request("deploy-1", completed_at=NOW, labels=labels, annotations=annotations)
+    rules = RULES.model_copy(update={"ttl_after_completed": ttl})
+    much_later = NOW + timedelta(days=400)
+    assert plan_deploy(done, DOMAINS, SERVICES, rules, much_later) == (
+        DeployPlan() if kept else DeployPlan(delete=True)
+    )
+
+
+WAITING = [
+    # (id, covered, waits for)
+    ("named-not-checked-yet", ["d-new", "d-confirmed"], ["d-new"]),
+    ("named-not-seen-yet", ["d-missing"], ["d-missing"]),  # may arrive in the same commit
+    ("every-domain", [], ["d-new"]),
+    ("a-failed-check-is-not-waited-for", ["d-ordered", "d-confirmed"], []),
+]
+
+
+@pytest.mark.parametrize(("covered", "waits_for"), [w[1:] for w in WAITING], ids=[w[0] for w in WAITING])
+def test_a_request_waits_for_the_domains_still_being_checked(covered: list[str], waits_for: list[str]) -> None:
+    request = deploy_request("deploy-1", *covered)  # created at CREATED
+    until = CREATED + RULES.wait_for_checks
+    plan = plan_deploy(request, DOMAINS, SERVICES, RULES, CREATED + timedelta(seconds=5))
+    assert plan.decision is not None
+    status = plan.decision.status
+    if not waits_for:
+        assert status.phase is DeployRequestPhase.COMPLETED
+        return
+    assert status.phase is DeployRequestPhase.PENDING
+    assert plan.wake_at == until
+    assert plan.decision.transitions == ()
+    assert status.message == (
+        f"Waiting for {len(waits_for)} domain(s) not checked (or created) yet, "
+        f"until {until.isoformat()} at the latest: " + "; ".join(waits_for) + "."
+    )
+    ready = condition_of(status, "Ready")
+    assert (ready.status, ready.reason) == ("False", "WaitingForChecks")
+    assert condition_of(status, "Reconciling").status == "True"
+    # Deciding again on what was written changes nothing ...
+    again = plan_deploy(replace(request, status=status), DOMAINS, SERVICES, RULES, CREATED + timedelta(seconds=6))
+    assert again.decision is not None
+    assert again.decision.status == status
+    # ... and once the wait is over it completes without them, saying why.
+    done = planned(replace(request, status=status), DOMAINS, SERVICES, until)
+    assert done.status.phase is DeployRequestPhase.COMPLETED
+    assert set(waits_for) <= {skipped.name for skipped in done.status.skipped}
+
+
+def test_a_request_waiting_for_a_domain_deploys_it_once_its_check_passed() -> None:
+    request = deploy_request("deploy-1", "d-new")
+    waiting = planned(request, DOMAINS, SERVICES, CREATED + timedelta(seconds=5))
+    checked = {**DOMAINS, "d-new": dom("d-new", P.CONFIRMED)}
+    done = planned(replace(request, status=waiting.status), checked, SERVICES, CREATED + timedelta(seconds=7))
+    assert done.status.phase is DeployRequestPhase.COMPLETED
+    assert done.status.deployed_domains == ["d-new"]
 
 
 def test_the_generation_is_recorded() -> None:
     request = deploy_request("deploy-1", generation=3)
-    decision = plan_deploy(request, {}, {}, NOW)
-    assert decision is not None
+    decision = planned(request, {}, {})
     assert decision.status.observed_generation == 3
     assert decision.status.message == "Deployment started for 0 domain(s) and 0 service(s)."
 
@@ -175,8 +272,7 @@ def test_a_completed_request_deploys_the_domain_it_lists() -> None:
     """The planned status is what decide_domain keys the deployment on."""
     w, d, services = _confirmed_world()
     request = deploy_request("deploy-1")
-    decision = plan_deploy(request, {d.name: d}, {d.name: services}, NOW)
-    assert decision is not None
+    decision = planned(request, {d.name: d}, {d.name: services})
     assert decision.status.deployed_domains == [d.name]
     assert decision.status.deployed_services == ["acme-base"]
     done = replace(request, status=decision.status)
@@ -191,8 +287,7 @@ def test_a_request_over_ten_thousand_domains_lists_the_first_and_counts_all() ->
     many = [dom(f"d-{n:05}", P.CONFIRMED if n % 2 else P.ORDERED) for n in range(10_000)]
     domains = {d.name: d for d in many}
     services = {d.name: [svc(f"s-{d.name}", d.name, P.CONFIRMED)] for d in many if d.status.phase is P.CONFIRMED}
-    decision = plan_deploy(deploy_request("deploy-1"), domains, services, NOW)
-    assert decision is not None
+    decision = planned(deploy_request("deploy-1"), domains, services)
     status = decision.status
     assert (status.deployed_domain_count, status.deployed_service_count, status.skipped_count) == (5000, 5000, 5000)
     assert status.deployed_domains == [f"d-{n:05}" for n in range(1, 2 * MAX_LISTED, 2)]
@@ -213,8 +308,7 @@ def test_a_domain_beyond_the_listed_names_is_deployed_too() -> None:
     w, d, services = _confirmed_world()
     others = {f"a-{n:04}": dom(f"a-{n:04}", P.CONFIRMED) for n in range(MAX_LISTED + 1)}
     request = deploy_request("deploy-1")
-    decision = plan_deploy(request, {**others, d.name: d}, {d.name: services}, NOW)
-    assert decision is not None
+    decision = planned(request, {**others, d.name: d}, {d.name: services})
     assert d.name not in decision.status.deployed_domains
     assert decision.status.deployed_domain_count == MAX_LISTED + 2
     done = replace(request, status=decision.status)

@@ -118,6 +118,7 @@ def test_the_policy_is_written_and_read_with_duration_strings() -> None:
             "remindersTrial": ["7d", "3d", "1d"],
             "mxChangeNotice": "2d",
         },
+        "deployRequests": {"waitForChecks": "2m", "ttlAfterCompleted": "1d"},
     }
     assert Policy.model_validate(dumped) == policy
 

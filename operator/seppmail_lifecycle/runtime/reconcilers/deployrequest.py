@@ -1,10 +1,12 @@
-"""The "Deploy domains and services" button: carried out once, then the domains it covers are
-decided again (their deployment starts there)."""
+"""The "Deploy domains and services" button: carried out once (after waiting for the domains it
+covers that are still being checked), then the domains it covers are decided again (their
+deployment starts there); deleted once its TTL after completion is over."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from seppmail_lifecycle.api.states import DeployRequestPhase
 from seppmail_lifecycle.core.deploy import plan_deploy
 from seppmail_lifecycle.core.model import Domain, Service
 from seppmail_lifecycle.core.orders import covers
@@ -23,10 +25,16 @@ async def reconcile_deploy_request(ctx: Context, namespace: str, name: str) -> N
     services: dict[str, Sequence[Service]] = {
         domain: ctx.store.objects("services_by_domain", (namespace, domain)) for domain in domains
     }
-    decision = plan_deploy(entry.obj, domains, services, now)
-    if decision is None:
+    plan = plan_deploy(entry.obj, domains, services, ctx.policy.deploy_requests, now)
+    ctx.wake_at(("DeployRequest", namespace, name), plan.wake_at)
+    if plan.delete:
+        await ctx.writer.delete("DeployRequest", entry)
         return
-    await ctx.writer.write_status("DeployRequest", entry, decision.status, decision.transitions)
+    if plan.decision is None:
+        return
+    await ctx.writer.write_status("DeployRequest", entry, plan.decision.status, plan.decision.transitions)
+    if plan.decision.status.phase is not DeployRequestPhase.COMPLETED:
+        return
     # The status lists only the first names; what was deployed is every covered domain's to decide.
     for domain in domains:
         if covers(entry.obj, domain):
