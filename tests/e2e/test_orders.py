@@ -462,6 +462,35 @@ def test_a_suspended_service_is_not_ready_and_its_routing_limits_it(
     assert routing["data"]["limited"] == ""
 
 
+def test_a_confidential_domain_tells_the_gateways_so_and_can_be_switched_when_deployed(
+    catalogue: ControlPlane, namespace: str, start_operator: StartOperator
+) -> None:
+    start_operator(FAST)
+    apply(catalogue, namespace, *_tenant_domain("tyrell", "tyrell.example", confidential=True))
+    wait_phases(catalogue, namespace, "domains.lifecycle", "provisioned")
+
+    def routed_confidential() -> str | None:
+        configmaps = items(catalogue, "configmaps", namespace, "lifecycle.seppmail.cloud/role=routing")
+        return configmaps[0]["data"]["confidential"] if configmaps else None
+
+    assert routed_confidential() == "true"
+    wide = catalogue.kubectl("get", "domains.lifecycle", "tyrell", "-n", namespace, "-o", "wide").stdout
+    assert "CONFIDENTIAL" in wide.splitlines()[0]
+    assert "true" in wide.splitlines()[1]
+    catalogue.kubectl(
+        "patch",
+        "domains.lifecycle",
+        "tyrell",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        '{"spec": {"confidential": false}}',
+    )
+    wait_for("the gateways told", lambda: routed_confidential() == "false")
+    assert phase(catalogue, "domains.lifecycle", namespace, "tyrell") == "provisioned"
+
+
 def test_a_service_cancelled_before_it_was_provisioned_is_discontinued_not_ok(
     catalogue: ControlPlane, namespace: str, start_operator: StartOperator
 ) -> None:

@@ -39,7 +39,10 @@ class DomainSpec(LifecycleModel):
         json_schema_extra=immutable("spec.domainName is immutable: order a new Domain instead"),
     )
     confidential: bool = Field(
-        default=False, description="Confidential domains are hidden from listings outside the tenant."
+        default=False,
+        description="Confidential (partner admins, expert mode): the domain's routing config says so "
+        '(confidential: "true"), and the mail gateways then keep its message logs and message contents out '
+        "of support views. It changes nothing in the lifecycle; it can be switched in any phase.",
     )
     deployment_settings: DeploymentSettings | None = Field(
         default=None, description="Deployment settings such as the GINA host."
@@ -101,6 +104,13 @@ INFO = KindInfo(
         NEXT_ACTION,
         NEXT_AT,
         PrinterColumn("ID", ".status.id", description="Unique ID.", priority=1),
+        PrinterColumn(
+            "Confidential",
+            ".spec.confidential",
+            type="boolean",
+            description="No message logs in support views.",
+            priority=1,
+        ),
         AGE,
     ),
     selectable_fields=(".spec.tenantRef.name", ".spec.domainName"),

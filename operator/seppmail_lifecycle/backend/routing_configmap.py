@@ -52,6 +52,9 @@ def to_configmap(owner: DomainOwner, config: RoutingConfig) -> Body:
             "tenant": config.tenant,
             "accepted": "true" if config.accepted else "false",
             "ginaHost": config.gina_host or "",
+            # Partner admins' "confidential" switch (seed 002): no message logs or contents in
+            # support views for this domain.
+            "confidential": "true" if config.confidential else "false",
             "services": "".join(f"{s.name}={s.product}\n" for s in config.services),
             # Suspended services (seed 004: "access is limited"): name=reason, one per line.
             "limited": "".join(f"{s.name}={s.limited}\n" for s in config.services if s.limited),
@@ -75,6 +78,7 @@ def from_configmap(body: Body) -> RoutingConfig:
         accepted=data.get("accepted") == "true",
         gina_host=data.get("ginaHost") or None,
         services=tuple(services),
+        confidential=data.get("confidential") == "true",
     )
 
 

@@ -738,6 +738,7 @@ def _routing(
         accepted=not world.license.frozen,
         gina_host=settings.gina_host if settings else None,
         services=routed,
+        confidential=domain.spec.confidential,
     )
 
 

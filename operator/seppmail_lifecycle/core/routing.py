@@ -25,6 +25,8 @@ class RoutingConfig:
     accepted: bool
     gina_host: str | None
     services: tuple[RoutedService, ...]
+    confidential: bool = False
+    """The gateways keep the domain's message logs and contents out of support views."""
 
     def has_service(self, name: str) -> bool:
         return any(s.name == name for s in self.services)

@@ -30,6 +30,7 @@ CONFIGS = [
             RoutedService("acme-sig", "sig-only", "misuse"),
             RoutedService("acme-enc", "sig-enc"),
         ),
+        confidential=True,
     ),
 ]
 
@@ -44,3 +45,8 @@ def test_suspended_services_are_listed_as_limited_with_their_reason() -> None:
     assert data["services"] == "acme-base=base\nacme-sig=sig-only\nacme-enc=sig-enc\n"
     assert data["limited"] == "acme-base=license-frozen\nacme-sig=misuse\n"
     assert to_configmap(Owner(), CONFIGS[0])["data"]["limited"] == ""
+
+
+def test_a_confidential_domain_says_so_to_the_gateways() -> None:
+    assert to_configmap(Owner(), CONFIGS[1])["data"]["confidential"] == "true"
+    assert to_configmap(Owner(), CONFIGS[0])["data"]["confidential"] == "false"

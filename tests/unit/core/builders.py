@@ -121,11 +121,13 @@ def domain(
     phase: OrderPhase | None = None,
     status: DomainStatus | None = None,
     namespace: str = NS,
+    confidential: bool = False,
     **meta_kw: Any,
 ) -> Domain:
     spec = DomainSpec(
         tenant_ref=LocalObjectRef(name=tenant),
         domain_name=domain_name,
+        confidential=confidential,
         deployment_settings=DeploymentSettings(gina_host=gina_host) if gina_host else None,
     )
     status = status or DomainStatus()

@@ -1028,6 +1028,18 @@ def test_a_suspended_service_is_not_ready_and_the_gateways_limit_it(
     assert all(s.limited is None for s in w.routing.services)
 
 
+def test_a_confidential_domain_is_routed_as_confidential_and_can_be_switched_in_any_phase() -> None:
+    w = provisioned(base(users=5), domain=domain(confidential=True))
+    assert w.routing is not None
+    assert w.routing.confidential
+    switched = replace(w, domain=with_spec(w.domain, confidential=False)) if w.domain else w
+    w, rounds = settle(switched, WINDOW + timedelta(days=1))
+    assert all_moves(rounds) == []  # the lifecycle does not change ...
+    assert w.routing is not None
+    assert not w.routing.confidential  # ... the gateways are told
+    assert [type(e).__name__ for r in rounds for e in r.effects] == ["ApplyRouting"]
+
+
 # --------------------------------------------------------------------------------------- subscription state
 
 
