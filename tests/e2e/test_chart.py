@@ -43,6 +43,8 @@ GROUPS = {
     "tenant-admin": "acme-tenant-admins",
     "tech": "seppmail-tech",
     "platform-support": "seppmail-platform-support",
+    "billing": "seppmail-billing",
+    "partner-admin": "acme-admins",
 }
 
 
@@ -65,6 +67,8 @@ def partner_values(namespace: str) -> list[str]:
         "tenantAdminGroups": "tenant-admin",
         "techGroups": "tech",
         "platformSupportGroups": "platform-support",
+        "billingGroups": "billing",
+        "partnerAdminGroups": "partner-admin",
     }
     flags = ["--set", f"partnerNamespaces[0].namespace={namespace}"]
     for key, role in keys.items():
@@ -403,6 +407,8 @@ def test_partner_bindings_and_catalogue_reader(rendered: Docs) -> None:
         "support": [GROUPS["support"], GROUPS["tenant-admin"]],
         "tech": [GROUPS["tech"]],
         "platform-support": [GROUPS["platform-support"]],
+        "billing": [GROUPS["billing"]],
+        "partner-admin": [GROUPS["partner-admin"]],
     }.items():
         binding = find(rendered, "RoleBinding", f"{RELEASE}-{role}", "partner-render")
         assert binding["roleRef"] == {
@@ -413,8 +419,15 @@ def test_partner_bindings_and_catalogue_reader(rendered: Docs) -> None:
         assert subjects(binding) == groups
     catalogue = find(rendered, "ClusterRoleBinding", f"{RELEASE}-catalogue-reader")
     assert sorted(subjects(catalogue)) == sorted(
-        GROUPS[role] for role in ("sales", "support", "tech", "platform-support")
+        GROUPS[role] for role in ("sales", "support", "tech", "platform-support", "billing", "partner-admin")
     ), "tenant admins do not read the catalogue (prices)"
+
+
+def test_the_field_rules_can_be_left_out(helm: Helm, rendered: Docs) -> None:
+    kinds = [doc["kind"] for doc in rendered]
+    assert kinds.count("ValidatingAdmissionPolicy") == kinds.count("ValidatingAdmissionPolicyBinding") == 2
+    docs = helm.template("--set", "admissionPolicy.enabled=false", *partner_values("partner-x"))
+    assert not [doc for doc in docs if doc["kind"].startswith("ValidatingAdmissionPolicy")]
 
 
 def test_rbac_create_false_renders_no_rbac(helm: Helm) -> None:
@@ -445,13 +458,21 @@ def test_install_creates_the_objects(installed: ControlPlane, partner_namespace:
             "support",
             "tech",
             "platform-support",
+            "billing",
+            "partner-admin",
             "catalogue-reader",
         )
     )
     bindings = plane.kubectl("get", "rolebindings", "-n", partner_namespace, "-o", "name").stdout.split()
     assert sorted(bindings) == sorted(
         f"rolebinding.rbac.authorization.k8s.io/{RELEASE}-{role}"
-        for role in ("sales", "support", "tech", "platform-support")
+        for role in ("sales", "support", "tech", "platform-support", "billing", "partner-admin")
+    )
+    policies = plane.kubectl("get", "validatingadmissionpolicies,validatingadmissionpolicybindings", "-o", "name")
+    assert sorted(policies.stdout.split()) == sorted(
+        f"validatingadmissionpolicy{suffix}.admissionregistration.k8s.io/{RELEASE}-{kind}-fields"
+        for suffix in ("", "binding")
+        for kind in ("service", "domain")
     )
     crds = plane.kubectl("get", "crds", "-o", "name").stdout.split()
     assert {f"customresourcedefinition.apiextensions.k8s.io/{info.crd_name}" for info in ALL_KINDS} <= set(crds)
@@ -531,6 +552,22 @@ ROLE_MATRIX: list[tuple[str, str, str, tuple[str, ...], bool]] = [
     ("platform-support", "create", "invoices", (), False),
     ("platform-support", "create", "deployrequests", (), False),
     ("platform-support", "patch", "invoices", ("--subresource=status",), False),
+    # The custom verbs the field rules ask for.
+    ("platform-support", "set-discount", "services", (), True),
+    ("platform-support", "suspend-misuse", "services", (), True),
+    ("platform-support", "expedite-removal", "domains", (), True),
+    ("platform-support", "suspend-insufficient-funds", "services", (), False),
+    ("billing", "suspend-insufficient-funds", "services", (), True),
+    ("billing", "update", "invoices", (), True),
+    ("billing", "set-discount", "services", (), False),
+    ("billing", "create", "services", (), False),
+    ("partner-admin", "set-confidential", "domains", (), True),
+    ("partner-admin", "create", "tenants", (), True),
+    ("partner-admin", "set-discount", "services", (), False),
+    ("partner-admin", "create", "deployrequests", (), False),
+    ("sales", "set-confidential", "domains", (), False),
+    ("sales", "set-discount", "services", (), False),
+    ("sales", "expedite-removal", "services", (), False),
 ]
 
 
@@ -550,6 +587,109 @@ def test_role_matrix(
 ) -> None:
     qualified = resource if resource == "secrets" else f"{resource}.{GROUP}"
     assert can_i(installed, as_group(role), verb, qualified, "-n", partner_namespace, *extra) is allowed
+
+
+# ----------------------------------------------------------------------------- field rules
+
+EXPEDITE = "lifecycle.seppmail.cloud/expedite-removal"
+DISCOUNT = {"discount": {"percent": 20, "reason": "loyal customer"}}
+
+# (id, kind, what the object has before (None: the role creates it so), the role, its change,
+# allowed, the field and verb a refusal names). Changes are merge patches of the whole object.
+FIELD_MATRIX: list[tuple[str, str, dict[str, Any] | None, str, dict[str, Any], bool, str]] = [
+    ("sales-grants-a-discount", "Service", {}, "sales", {"spec": DISCOUNT}, False, "spec.discount|set-discount"),
+    ("sales-creates-with-a-discount", "Service", None, "sales", {"spec": DISCOUNT}, False,
+     "spec.discount|set-discount"),
+    ("platform-support-grants-a-discount", "Service", {}, "platform-support", {"spec": DISCOUNT}, True, ""),
+    ("sales-edits-a-discounted-service", "Service", {"spec": DISCOUNT}, "sales", {"spec": {"users": 9}}, True, ""),
+    ("sales-drops-a-discount", "Service", {"spec": DISCOUNT}, "sales", {"spec": {"discount": None}}, False,
+     "spec.discount|set-discount"),
+    ("sales-suspends-for-misuse", "Service", {}, "sales", {"spec": {"suspension": {"reason": "misuse"}}}, False,
+     "spec.suspension|suspend-misuse"),
+    ("sales-lifts-a-misuse-suspension", "Service", {"spec": {"suspension": {"reason": "misuse"}}}, "sales",
+     {"spec": {"suspension": None}}, False, "spec.suspension|suspend-misuse"),
+    ("platform-support-lifts-a-misuse-suspension", "Service", {"spec": {"suspension": {"reason": "misuse"}}},
+     "platform-support", {"spec": {"suspension": None}}, True, ""),
+    ("billing-suspends-for-unpaid-invoices", "Service", {}, "billing",
+     {"spec": {"suspension": {"reason": "insufficient-funds"}}}, True, ""),
+    ("billing-suspends-for-misuse", "Service", {}, "billing", {"spec": {"suspension": {"reason": "misuse"}}}, False,
+     "spec.suspension|suspend-misuse"),
+    ("platform-support-suspends-for-unpaid-invoices", "Service", {}, "platform-support",
+     {"spec": {"suspension": {"reason": "insufficient-funds"}}}, False, "spec.suspension|suspend-insufficient-funds"),
+    ("sales-expedites-a-removal", "Service", {}, "sales", {"metadata": {"annotations": {EXPEDITE: "true"}}}, False,
+     f"metadata.annotations[{EXPEDITE}]|expedite-removal"),
+    ("platform-support-expedites-a-removal", "Service", {}, "platform-support",
+     {"metadata": {"annotations": {EXPEDITE: "true"}}}, True, ""),
+    ("sales-cancels", "Service", {}, "sales", {"spec": {"cancellation": {"reason": "customer left"}}}, True, ""),
+    ("sales-makes-a-domain-confidential", "Domain", {}, "sales", {"spec": {"confidential": True}}, False,
+     "spec.confidential|set-confidential"),
+    ("sales-creates-a-confidential-domain", "Domain", None, "sales", {"spec": {"confidential": True}}, False,
+     "spec.confidential|set-confidential"),
+    ("partner-admin-makes-a-domain-confidential", "Domain", {}, "partner-admin", {"spec": {"confidential": True}},
+     True, ""),
+    ("partner-admin-clears-confidential", "Domain", {"spec": {"confidential": True}}, "partner-admin",
+     {"spec": {"confidential": False}}, True, ""),
+    ("sales-edits-a-confidential-domain", "Domain", {"spec": {"confidential": True}}, "sales",
+     {"metadata": {"labels": {"team": "a"}}}, True, ""),
+    ("sales-expedites-a-domain-removal", "Domain", {}, "sales", {"metadata": {"annotations": {EXPEDITE: "true"}}},
+     False, f"metadata.annotations[{EXPEDITE}]|expedite-removal"),
+    ("platform-support-expedites-a-domain-removal", "Domain", {}, "platform-support",
+     {"metadata": {"annotations": {EXPEDITE: "true"}}}, True, ""),
+]  # fmt: skip
+
+
+def merged(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with the JSON merge patch ``patch`` applied (None removes a key)."""
+    out = copy.deepcopy(base)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("kind", "before", "role", "change", "allowed", "refusal"),
+    [f[1:] for f in FIELD_MATRIX],
+    ids=[f[0] for f in FIELD_MATRIX],
+)
+def test_field_rules_judge_who_changes_what(
+    installed: ControlPlane,
+    partner_namespace: str,
+    kind: str,
+    before: dict[str, Any] | None,
+    role: str,
+    change: dict[str, Any],
+    allowed: bool,
+    refusal: str,
+) -> None:
+    user = installed.mint_kubeconfig(f"{role}-user", [GROUPS[role]])
+    name = f"fields-{uuid.uuid4().hex[:8]}"
+    body = merged(copy.deepcopy(VALID[kind]), {"metadata": {"name": name}})
+    resource = f"{kind.lower()}s.{GROUP}"
+    if before is None:  # the role creates the object with the field set
+        result = installed.kubectl(
+            "create", "-n", partner_namespace, "-f", "-", input=yaml.safe_dump(merged(body, change)), kubeconfig=user,
+            check=False,
+        )  # fmt: skip
+    else:
+        installed.kubectl("create", "-n", partner_namespace, "-f", "-", input=yaml.safe_dump(merged(body, before)))
+        result = installed.kubectl(
+            "patch", resource, name, "-n", partner_namespace, "--type=merge", "-p", json.dumps(change), kubeconfig=user,
+            check=False,
+        )  # fmt: skip
+    if allowed:
+        assert result.returncode == 0, result.stderr
+        return
+    assert result.returncode != 0, f"{role} was allowed: {result.stdout}"
+    field, verb = refusal.split("|")
+    assert "denied request" in result.stderr, result.stderr  # the policy, not RBAC
+    assert field in result.stderr, result.stderr
+    assert f"lacks the verb {verb} on {resource}" in result.stderr, result.stderr
+    assert f"{role}-user" in result.stderr, result.stderr
 
 
 # (verb, resource, extra args, allowed) for the operator's ServiceAccount, cluster-wide.
