@@ -314,8 +314,11 @@ class MailSink:
         """The messages whose ``X-Seppmail-Lifecycle-Key`` is ``key``."""
         return [mail for mail in self.messages if mail.key == key]
 
-    def wait_for(self, count: int, timeout: float = 10.0, key: str | None = None) -> list[ReceivedMail]:
-        """Block until at least ``count`` messages (with ``key``, if given) arrived; return them.
+    def wait_for(
+        self, count: int, timeout: float = 10.0, key: str | None = None, key_prefix: str | None = None
+    ) -> list[ReceivedMail]:
+        """Block until at least ``count`` messages (with ``key``, or a key starting with
+        ``key_prefix``, if given) arrived; return them.
 
         Raises ``TimeoutError`` saying what did arrive. Blocks the calling thread only: the sink
         runs on its own thread, but do not call this from the event loop that has to send.
@@ -323,12 +326,12 @@ class MailSink:
         deadline = time.monotonic() + timeout
         with self._condition:
             while True:
-                found = self._select(key)
+                found = self._select(key, key_prefix)
                 if len(found) >= count:
                     return found
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise TimeoutError(self._shortfall(count, key, found))
+                    raise TimeoutError(self._shortfall(count, key or key_prefix, found))
                 self._condition.wait(remaining)
 
     async def wait_for_async(self, count: int, timeout: float = 10.0, key: str | None = None) -> list[ReceivedMail]:  # noqa: ASYNC109
@@ -348,8 +351,12 @@ class MailSink:
             self._messages.clear()
         self.refuse_domains.clear()
 
-    def _select(self, key: str | None) -> list[ReceivedMail]:
-        return [mail for mail in self._messages if key is None or mail.key == key]
+    def _select(self, key: str | None, key_prefix: str | None = None) -> list[ReceivedMail]:
+        return [
+            mail
+            for mail in self._messages
+            if (key is None or mail.key == key) and (key_prefix is None or (mail.key or "").startswith(key_prefix))
+        ]
 
     def _shortfall(self, count: int, key: str | None, found: list[ReceivedMail]) -> str:
         what = "messages" if key is None else f"messages with key {key!r}"

@@ -7,6 +7,7 @@ so nothing a partner writes into a resource can inject markup into a mail.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from html import escape
 
 SIGNATURE = "seppmail.cloud"
@@ -31,35 +32,48 @@ def _html_rows(rows: Sequence[tuple[str, str]]) -> str:
     return f'<table style="border-collapse: collapse;">\n{cells}</table>\n'
 
 
-def dns_action(
-    tenant_name: str,
-    domain_name: str,
-    record_type: str,
-    record_name: str,
-    expected: str,
-    found: str,
-) -> tuple[str, str, str]:
-    """Ask the partner to create one DNS record; ``found`` is what DNS answers today (may be empty)."""
-    subject = f"Action required: add the {record_type} record for {domain_name}"
-    found_text = found if found.strip() else "no record"
+@dataclass(frozen=True)
+class DnsRecord:
+    """A DNS record the partner must create; ``found`` is what DNS answers today (may be empty)."""
+
+    record_type: str
+    name: str
+    expected: str
+    found: str = ""
+
+    @property
+    def found_text(self) -> str:
+        return self.found if self.found.strip() else "no record"
+
+
+def dns_action(tenant_name: str, domain_name: str, records: Sequence[DnsRecord]) -> tuple[str, str, str]:
+    """Ask the partner to create every DNS record the domain still misses, in one mail."""
+    kinds = " and ".join(dict.fromkeys(r.record_type for r in records))
+    plural = "s" if len(records) > 1 else ""
+    subject = f"Action required: add the {kinds} record{plural} for {domain_name}"
+    listed = "".join(
+        f"  Type:  {r.record_type}\n  Name:  {r.name}\n  Value: {r.expected}\n  Found so far: {r.found_text}\n\n"
+        for r in records
+    )
+    these = "these DNS records" if plural else "this DNS record"
     text = (
         f"Hello,\n\n"
-        f"To activate {domain_name} (tenant {tenant_name}) on seppmail.cloud, please create this DNS record "
+        f"To activate {domain_name} (tenant {tenant_name}) on seppmail.cloud, please create {these} "
         f"at the DNS provider of {domain_name}:\n\n"
-        f"  Type:  {record_type}\n"
-        f"  Name:  {record_name}\n"
-        f"  Value: {expected}\n\n"
-        f"Found so far: {found_text}\n\n"
-        f"We check the record regularly and continue automatically once it is in place.\n\n"
+        f"{listed}"
+        f"We check the records regularly and continue automatically once they are in place.\n\n"
         f"Kind regards,\n{SIGNATURE}\n"
+    )
+    tables = "".join(
+        _html_rows([("Type", r.record_type), ("Name", r.name), ("Value", r.expected), ("Found so far", r.found_text)])
+        for r in records
     )
     body = (
         f"<p>Hello,</p>\n"
         f"<p>To activate <strong>{escape(domain_name)}</strong> (tenant {escape(tenant_name)}) on seppmail.cloud, "
-        f"please create this DNS record at the DNS provider of {escape(domain_name)}:</p>\n"
-        + _html_rows([("Type", record_type), ("Name", record_name), ("Value", expected)])
-        + f"<p>Found so far: <code>{escape(found_text)}</code></p>\n"
-        "<p>We check the record regularly and continue automatically once it is in place.</p>\n"
+        f"please create {these} at the DNS provider of {escape(domain_name)}:</p>\n"
+        + tables
+        + "<p>We check the records regularly and continue automatically once they are in place.</p>\n"
     )
     return subject, text, _html_page(subject, body)
 

@@ -61,30 +61,40 @@ def recipients(tenant: Tenant) -> tuple[str, ...]:
     return tuple(dict.fromkeys(address.lower() for address in addresses))
 
 
-def domain_notifications(domain: Domain, tenant: Tenant, services: Sequence[Service]) -> list[Notification]:
-    """One mail per pending partner action while provisioning, one when provisioning completed:
-    the domain provisioned and none of its services still provisioning (they follow the domain
-    in the same reconcile; the mail lists them all, whichever status write is seen first)."""
+def actions_key(domain: Domain) -> str:
+    """The idempotency key of the partner-action mail for the records the domain misses now: a
+    new mail only when that list changes (not when only what DNS answers changes)."""
+    wanted = sorted(f"{a.record_type} {a.name} {a.expected}" for a in domain.status.pending_actions)
+    digest = hashlib.sha256("\n".join(wanted).encode()).hexdigest()[:16]
+    return f"Domain/{domain.meta.uid}/dns-actions/{digest}"
+
+
+def domain_notifications(
+    domain: Domain, tenant: Tenant, services: Sequence[Service], to: tuple[str, ...] | None = None
+) -> list[Notification]:
+    """While provisioning, one mail listing every DNS record the partner must still create (a new
+    one when that list changes); one when provisioning completed: the domain provisioned and none
+    of its services still provisioning (they follow the domain in the same reconcile; the mail
+    lists them all, whichever status write is seen first). ``to``: the partner's addresses
+    (default: the tenant's)."""
     status = domain.status
-    to = recipients(tenant)
+    to = to if to is not None else recipients(tenant)
     out: list[Notification] = []
-    if status.phase is P.PROVISIONING:
-        for action in status.pending_actions:
-            out.append(
-                Notification(
-                    key=f"Domain/{domain.meta.uid}/dns-action/{action.record_type}/{action.name}/{action.expected}",
-                    template="dns-action",
-                    to=to,
-                    params={
-                        "tenant_name": tenant.spec.display_name,
-                        "domain_name": domain.spec.domain_name,
-                        "record_type": action.record_type,
-                        "record_name": action.name,
-                        "expected": action.expected,
-                        "found": action.result,
-                    },
-                )
+    if status.phase is P.PROVISIONING and status.pending_actions:
+        out.append(
+            Notification(
+                key=actions_key(domain),
+                template="dns-action",
+                to=to,
+                params={
+                    "tenant_name": tenant.spec.display_name,
+                    "domain_name": domain.spec.domain_name,
+                    "records": tuple(
+                        f"{a.record_type}\t{a.name}\t{a.expected}\t{a.result}" for a in status.pending_actions
+                    ),
+                },
             )
+        )
     if status.phase is P.PROVISIONED and not any(s.status.phase is P.PROVISIONING for s in services):
         booked = tuple(sorted(s.spec.product for s in services if s.status.phase is P.PROVISIONED))
         out.append(

@@ -47,13 +47,11 @@ def render(notification: Notification) -> Mail:
 
     match notification.template:
         case "dns-action":
+            records = p["records"]
             content = templates.dns_action(
                 text("tenant_name"),
                 text("domain_name"),
-                text("record_type"),
-                text("record_name"),
-                text("expected"),
-                text("found"),
+                [templates.DnsRecord(*line.split("\t", 3)) for line in records if isinstance(records, tuple)],
             )
         case "domain-provisioned":
             services = p["services"]

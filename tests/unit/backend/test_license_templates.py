@@ -20,10 +20,7 @@ PARAMS = {
     "days_left": "7",
     "purge_held": "false",
     "domain_name": "acme.ch",
-    "record_type": "TXT",
-    "record_name": "_v.acme.ch",
-    "expected": "v=1",
-    "found": "",
+    "records": ("TXT\t_v.acme.ch\tv=1\t", "MX\tacme.ch\tmx1.seppmail.cloud\tmx.old.example"),
     "services": ("base", "sign-only"),
 }
 

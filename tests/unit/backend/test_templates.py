@@ -30,10 +30,16 @@ def tags_of(html: str) -> list[str]:
     return parser.tags
 
 
+def record(**fields: str) -> templates.DnsRecord:
+    return templates.DnsRecord(**{"record_type": "TXT", "name": "acme.ch", "expected": "x", "found": "y", **fields})
+
+
+TXT = templates.DnsRecord("TXT", "_seppmail.acme.ch", "seppmail-verify=0123abcd", "seppmail-verify=old")
+MX = templates.DnsRecord("MX", "acme.ch", "mx1.seppmail.cloud", "")
+
+
 def test_dns_action_names_the_exact_record() -> None:
-    subject, text, html = templates.dns_action(
-        "Acme AG", "acme.ch", "TXT", "_seppmail.acme.ch", "seppmail-verify=0123abcd", "seppmail-verify=old"
-    )
+    subject, text, html = templates.dns_action("Acme AG", "acme.ch", [TXT])
     assert subject == "Action required: add the TXT record for acme.ch"
     for part in (text, html):
         assert "acme.ch" in part
@@ -43,13 +49,23 @@ def test_dns_action_names_the_exact_record() -> None:
         assert "seppmail-verify=old" in part
         assert "seppmail.cloud" in part
     assert "  Type:  TXT\n  Name:  _seppmail.acme.ch\n  Value: seppmail-verify=0123abcd\n" in text
+    assert "this DNS record" in text
     assert text.rstrip().endswith("seppmail.cloud")
     assert "<code>_seppmail.acme.ch</code>" in html
     assert "<code>seppmail-verify=0123abcd</code>" in html
 
 
+def test_dns_action_lists_every_missing_record_in_one_mail() -> None:
+    subject, text, html = templates.dns_action("Acme AG", "acme.ch", [TXT, MX])
+    assert subject == "Action required: add the TXT and MX records for acme.ch"
+    assert "these DNS records" in text
+    assert text.index("_seppmail.acme.ch") < text.index("mx1.seppmail.cloud")
+    assert "Found so far: no record" in text  # the MX record
+    assert html.count("<table") == 2
+
+
 def test_dns_action_says_when_nothing_was_found() -> None:
-    subject, text, html = templates.dns_action("Acme AG", "acme.ch", "MX", "acme.ch", "mx1.seppmail.cloud", "")
+    subject, text, html = templates.dns_action("Acme AG", "acme.ch", [MX])
     assert subject == "Action required: add the MX record for acme.ch"
     assert "Found so far: no record" in text
     assert "no record" in html
@@ -78,12 +94,12 @@ def test_domain_provisioned_without_services() -> None:
 @pytest.mark.parametrize(
     "render",
     [
-        pytest.param(lambda v: templates.dns_action(v, "acme.ch", "TXT", "acme.ch", "x", "y"), id="dns-tenant"),
-        pytest.param(lambda v: templates.dns_action("t", v, "TXT", "acme.ch", "x", "y"), id="dns-domain"),
-        pytest.param(lambda v: templates.dns_action("t", "acme.ch", v, "acme.ch", "x", "y"), id="dns-type"),
-        pytest.param(lambda v: templates.dns_action("t", "acme.ch", "TXT", v, "x", "y"), id="dns-name"),
-        pytest.param(lambda v: templates.dns_action("t", "acme.ch", "TXT", "acme.ch", v, "y"), id="dns-expected"),
-        pytest.param(lambda v: templates.dns_action("t", "acme.ch", "TXT", "acme.ch", "x", v), id="dns-found"),
+        pytest.param(lambda v: templates.dns_action(v, "acme.ch", [record()]), id="dns-tenant"),
+        pytest.param(lambda v: templates.dns_action("t", v, [record()]), id="dns-domain"),
+        pytest.param(lambda v: templates.dns_action("t", "acme.ch", [record(record_type=v)]), id="dns-type"),
+        pytest.param(lambda v: templates.dns_action("t", "acme.ch", [record(name=v)]), id="dns-name"),
+        pytest.param(lambda v: templates.dns_action("t", "acme.ch", [record(expected=v)]), id="dns-expected"),
+        pytest.param(lambda v: templates.dns_action("t", "acme.ch", [record(found=v)]), id="dns-found"),
         pytest.param(lambda v: templates.domain_provisioned(v, "acme.ch", ["base"]), id="live-tenant"),
         pytest.param(lambda v: templates.domain_provisioned("t", v, ["base"]), id="live-domain"),
         pytest.param(lambda v: templates.domain_provisioned("t", "acme.ch", ["base", v]), id="live-service"),

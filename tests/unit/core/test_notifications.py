@@ -25,18 +25,32 @@ from .builders import T0, domain, service, tenant, with_spec, with_status
 ACTION = PendingAction(type="DNSRecord", record_type="TXT", name="_v.acme.com", expected="v=1", result="none")
 
 
-def test_one_mail_per_pending_action_while_provisioning_keyed_by_the_exact_record() -> None:
-    d = domain(status=DomainStatus(phase=P.PROVISIONING, pending_actions=[ACTION]))
+MX = PendingAction(type="DNSRecord", record_type="MX", name="acme.com", expected="mx1.seppmail.cloud", result="")
+
+
+def test_one_mail_per_domain_listing_every_missing_record() -> None:
+    d = domain(status=DomainStatus(phase=P.PROVISIONING, pending_actions=[ACTION, MX]))
     [mail] = domain_notifications(d, tenant(), [])
-    assert mail.key == f"Domain/{d.meta.uid}/dns-action/TXT/_v.acme.com/v=1"
+    assert mail.key.startswith(f"Domain/{d.meta.uid}/dns-actions/")
     assert mail.template == "dns-action"
-    assert mail.params["expected"] == "v=1"
+    assert mail.params["records"] == ("TXT\t_v.acme.com\tv=1\tnone", "MX\tacme.com\tmx1.seppmail.cloud\t")
 
 
-def test_a_changed_expected_value_is_a_new_action_and_a_new_key() -> None:
-    d = domain(status=DomainStatus(phase=P.PROVISIONING, pending_actions=[ACTION]))
-    changed = with_status(d, pending_actions=[ACTION.model_copy(update={"expected": "v=2"})])
-    assert domain_notifications(d, tenant(), [])[0].key != domain_notifications(changed, tenant(), [])[0].key
+@pytest.mark.parametrize(
+    ("change", "new_mail"),
+    [
+        ({"pending_actions": [ACTION.model_copy(update={"expected": "v=2"}), MX]}, True),
+        ({"pending_actions": [ACTION]}, True),  # one of them was created: the rest, anew
+        ({"pending_actions": [MX, ACTION]}, False),  # the same list
+        ({"pending_actions": [ACTION.model_copy(update={"result": "v=0"}), MX]}, False),  # only DNS's answer
+    ],
+    ids=["value-changed", "one-done", "reordered", "answer-changed"],
+)
+def test_a_new_mail_only_when_the_list_of_records_changes(change: dict[str, object], new_mail: bool) -> None:
+    d = domain(status=DomainStatus(phase=P.PROVISIONING, pending_actions=[ACTION, MX]))
+    [before] = domain_notifications(d, tenant(), [])
+    [after] = domain_notifications(with_status(d, **change), tenant(), [])
+    assert (before.key != after.key) is new_mail
 
 
 def test_one_completion_mail_once_provisioned_listing_the_provisioned_services() -> None:
