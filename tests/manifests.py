@@ -52,6 +52,11 @@ VALID: dict[str, Manifest] = {
     "Contract": obj("Contract", "c1", {"tenantRef": {"name": "t1"}, "billingInterval": "monthly"}),
     "License": obj("License", "l1", {"tenantRef": {"name": "t1"}, "type": "full", "expiresAt": "2027-01-01T00:00:00Z"}),
     "DeployRequest": obj("DeployRequest", "dr1", {"domains": ["d1"]}),
+    "Partner": obj(
+        "Partner",
+        "p1",
+        {"displayName": "P1 Reseller", "admins": [{"name": "Pat", "email": "pat@p1.example"}]},
+    ),
 }
 
 

@@ -5,6 +5,7 @@ and an SMTP outage never holds up the lifecycle."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -138,6 +139,81 @@ def test_provisioning_waits_for_the_txt_record_and_mails_exactly_once(
     [ledger] = items(catalogue, "configmaps", namespace, "lifecycle.seppmail.cloud/role=mail-ledger")
     assert ledger["metadata"]["name"] == f"mail-ledger-{name}"
     assert sorted('"state": "sent"' in v for v in ledger["data"].values()) == [True, True]
+
+
+def test_partner_action_mails_go_to_the_partners_admins_and_license_notices_to_the_tenant(
+    catalogue: ControlPlane,
+    namespace: str,
+    start_operator: StartOperator,
+    dns_server: DnsServer,
+    mail_sink: MailSink,
+) -> None:
+    name = "partnered"
+    dns_server.set_mx(f"{name}.test", GATEWAY)
+    start_operator(
+        policy(dns_server) | {"license": {"minimumGrace": "1h", "remindersFull": ["30d"]}}, *smtp_args(mail_sink)
+    )
+    apply(catalogue, namespace, *order(name))
+    # Without a Partner the mails still go out (to the tenant), and the tenant says so.
+    no_partner = wait_for(
+        "the tenant says it has no partner",
+        lambda: (
+            (t := get(catalogue, "tenants.lifecycle", namespace, name))
+            and (c := condition(t, "PartnerFound"))
+            and c["reason"] == "NoPartner"
+            and t
+        ),
+    )
+    assert condition(no_partner, "PartnerFound")["status"] == "False"
+    domain = wait_for("the domain awaiting its records", lambda: provisioning_with_pending(catalogue, namespace, name))
+    [first] = mail_sink.wait_for(1, key_prefix=f"Domain/{domain['metadata']['uid']}/dns-actions/")
+    assert set(first.envelope_to) == {f"it@{name}.test", f"servicedesk@{name}.test"}
+
+    apply(
+        catalogue,
+        namespace,
+        manifests.obj(
+            "Partner",
+            "reseller",
+            {
+                "displayName": "Reseller AG",
+                "admins": [{"name": "Pat", "email": "pat@reseller.test"}],
+                "workflowMails": ["workflow@reseller.test"],
+            },
+        ),
+    )
+    partner = wait_for(
+        "the partner accepted",
+        lambda: (
+            (p := get(catalogue, "partners.lifecycle", namespace, "reseller"))
+            and (c := condition(p, "Ready"))
+            and c["status"] == "True"
+            and p
+        ),
+    )
+    assert partner["status"]["tenants"] == 1
+    tenant = get(catalogue, "tenants.lifecycle", namespace, name)
+    assert condition(tenant, "PartnerFound")["status"] == "True"
+    # The partner sets the record: the completion mail goes to the partner's admins now.
+    token = verification_token(domain["metadata"]["uid"])
+    dns_server.set_txt(f"_seppmail-verification.{name}.test", f"seppmail-verification={token}")
+    catalogue.kubectl(
+        "annotate", "domains.lifecycle", name, "-n", namespace, f"lifecycle.seppmail.cloud/refresh={time.time()}",
+        "--overwrite",
+    )  # fmt: skip
+    done_key = f"Domain/{domain['metadata']['uid']}/provisioned"
+    [done] = mail_sink.wait_for(1, key=done_key)
+    assert set(done.envelope_to) == {"pat@reseller.test", "workflow@reseller.test"}
+    # What concerns the customer goes to the tenant, not the partner.
+    apply(catalogue, namespace, manifests.license(name, name, "2099-01-01T00:00:00Z"))
+    license_uid = get(catalogue, "licenses.lifecycle", namespace, name)["metadata"]["uid"]
+    tomorrow = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))  # a reminder is due
+    catalogue.kubectl(
+        "patch", "licenses.lifecycle", name, "-n", namespace, "--type=merge",
+        "-p", json.dumps({"spec": {"expiresAt": tomorrow}}),
+    )  # fmt: skip
+    [reminder] = mail_sink.wait_for(1, key_prefix=f"License/{license_uid}/")
+    assert set(reminder.envelope_to) == {f"it@{name}.test", f"servicedesk@{name}.test"}
 
 
 def test_a_missing_record_is_rechecked_with_backoff_and_mailed_once(

@@ -67,11 +67,12 @@ Role per watched namespace. */}}
 {{- define "seppmail-lifecycle.operatorNamespacedRules" -}}
 # Watch every namespaced kind of the API.
 - apiGroups: ["lifecycle.seppmail.cloud"]
-  resources: [tenants, domains, services, contracts, invoices, licenses, deployrequests]
+  resources: [partners, tenants, domains, services, contracts, invoices, licenses, deployrequests]
   verbs: [get, list, watch]
 # Write status (conditions, phases, IDs, history).
 - apiGroups: ["lifecycle.seppmail.cloud"]
   resources:
+    - partners/status
     - tenants/status
     - domains/status
     - services/status

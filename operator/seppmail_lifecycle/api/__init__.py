@@ -10,6 +10,7 @@ from seppmail_lifecycle.api import (
     domain,
     invoice,
     license,
+    partner,
     product,
     service,
     tenant,
@@ -18,6 +19,7 @@ from seppmail_lifecycle.api.kinds import KindInfo
 
 ALL_KINDS: tuple[KindInfo, ...] = (
     product.INFO,
+    partner.INFO,
     tenant.INFO,
     domain.INFO,
     service.INFO,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer
@@ -104,11 +104,26 @@ class DnsPolicy(LifecycleModel):
     )
 
 
+Audience = Literal["partner", "tenant"]
+"""Who a mail goes to: the partner (its admins and Workflow_Mails addresses) or the tenant."""
+
+
 class MailPolicy(LifecycleModel):
     """Retrying notification mails the SMTP server did not accept."""
 
     retry_initial: PositiveDuration = Field(default=timedelta(minutes=1), description="First retry after a failure.")
     retry_max: PositiveDuration = Field(default=timedelta(hours=1), description="Longest time between retries.")
+    partner_actions_to: list[Audience] = Field(
+        default_factory=lambda: list[Audience](["partner"]),
+        min_length=1,
+        description="Who gets the partner-action mails (DNS records to set, deployment done): partner (its admins "
+        "and Workflow_Mails addresses; the tenant's if there is no Partner) and/or tenant.",
+    )
+    customer_notices_to: list[Audience] = Field(
+        default_factory=lambda: list[Audience](["tenant"]),
+        min_length=1,
+        description="Who gets what concerns the customer (license reminders, grace, freeze): tenant and/or partner.",
+    )
 
 
 class GraceBySource(LifecycleModel):

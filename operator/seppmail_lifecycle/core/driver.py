@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from seppmail_lifecycle.api.policy import Policy
 from seppmail_lifecycle.core.license_effects import tenant_keeper
 from seppmail_lifecycle.core.licenses import LicenseDecision, decide_license
-from seppmail_lifecycle.core.model import Domain, License, Service, Tenant
+from seppmail_lifecycle.core.model import Domain, License, Partner, Service, Tenant
 from seppmail_lifecycle.core.notifications import Notification, domain_notifications
 from seppmail_lifecycle.core.orders import (
     ApplyRouting,
@@ -29,6 +29,7 @@ from seppmail_lifecycle.core.orders import (
     decide_domain,
     dns_lookups_due,
 )
+from seppmail_lifecycle.core.partners import addressed_to
 from seppmail_lifecycle.core.routing import RoutingConfig
 from seppmail_lifecycle.core.verification import DnsLookup, DnsObservation
 
@@ -141,13 +142,16 @@ def tenant_notifications(
     licenses: Sequence[License],
     policy: Policy,
     now: datetime,
+    partner: Partner | None = None,
 ) -> tuple[Notification, ...]:
-    """Every notification the tenant's domains and licenses call for at ``now``."""
+    """Every notification the tenant's domains and licenses call for at ``now``, addressed as the
+    policy says (partner actions to ``partner``, customer notices to the tenant, by default)."""
     found: list[Notification] = []
+    partner_actions = addressed_to(policy.mail.partner_actions_to, tenant, partner)
     for domain, services in domains:
-        found += domain_notifications(domain, tenant, services)
+        found += domain_notifications(domain, tenant, services, partner_actions)
     for license in licenses:
-        found += decide_license(license, tenant, policy, now).notifications
+        found += decide_license(license, tenant, policy, now, partner=partner).notifications
     return tuple(found)
 
 

@@ -24,13 +24,14 @@ from typing import Literal
 
 from seppmail_lifecycle.api.common import NextTransition
 from seppmail_lifecycle.api.license import LicenseSpec, LicenseStatus, PurgeHold
-from seppmail_lifecycle.api.policy import LicensePolicy, Policy, format_duration
+from seppmail_lifecycle.api.policy import Audience, LicensePolicy, Policy, format_duration
 from seppmail_lifecycle.api.states import LicensePeriod
 from seppmail_lifecycle.core import conditions as c
 from seppmail_lifecycle.core.conditions import Cond, Transition, append_history, merge_conditions
-from seppmail_lifecycle.core.model import License, Tenant
-from seppmail_lifecycle.core.notifications import Notification, recipients
+from seppmail_lifecycle.core.model import License, Partner, Tenant
+from seppmail_lifecycle.core.notifications import Notification
 from seppmail_lifecycle.core.orders import Decision
+from seppmail_lifecycle.core.partners import addressed_to
 from seppmail_lifecycle.core.schedule import earliest
 
 LicenseTemplate = Literal["license-reminder", "license-grace", "license-mx-change", "license-frozen"]
@@ -176,6 +177,8 @@ class _State:
     now: datetime
     kept_by: str | None = None
     """Another license of the tenant that keeps its data: this one's purge deletes nothing."""
+    partner: Partner | None = None
+    audiences: tuple[Audience, ...] = ("tenant",)
 
     @property
     def kept(self) -> bool:
@@ -211,8 +214,10 @@ class _State:
 
 
 def _recipients(state: _State) -> tuple[str, ...]:
-    """The tenant's recipients and the addresses synced with the license, each once, lowercase."""
-    addresses = [*(recipients(state.tenant) if state.tenant else ()), *state.spec.notification_emails]
+    """Those the policy addresses customer notices to (the tenant's recipients by default) and the
+    addresses synced with the license, each once, lowercase."""
+    audience = addressed_to(state.audiences, state.tenant, state.partner) if state.tenant else ()
+    addresses = [*audience, *state.spec.notification_emails]
     return tuple(dict.fromkeys(a.lower() for a in addresses))
 
 
@@ -462,7 +467,12 @@ def _transitions(state: _State, current: LicenseStatus) -> list[Transition]:
 
 
 def decide_license(
-    license: License, tenant: Tenant | None, policy: Policy, now: datetime, kept_by: str | None = None
+    license: License,
+    tenant: Tenant | None,
+    policy: Policy,
+    now: datetime,
+    kept_by: str | None = None,
+    partner: Partner | None = None,
 ) -> LicenseDecision:
     """The license's period, status, mails and purge at ``now``; ``tenant`` is its Tenant, if it
     exists; ``kept_by`` another license of the tenant that keeps its data (no purge then)."""
@@ -483,6 +493,8 @@ def decide_license(
         renewal_after_purge=current.purged_at is not None and _utc(license.spec.expires_at) > times.expires_at,
         now=now,
         kept_by=kept_by,
+        partner=partner,
+        audiences=tuple(policy.mail.customer_notices_to),
     )
     transitions = _transitions(state, current)
     nxt = _next(state)

@@ -13,6 +13,7 @@ from seppmail_lifecycle.api.contract import ContractSpec, ContractStatus
 from seppmail_lifecycle.api.deployrequest import DeployRequestSpec, DeployRequestStatus
 from seppmail_lifecycle.api.domain import DomainSpec, DomainStatus
 from seppmail_lifecycle.api.license import LicenseSpec, LicenseStatus
+from seppmail_lifecycle.api.partner import PartnerSpec, PartnerStatus
 from seppmail_lifecycle.api.product import ProductSpec, ProductStatus
 from seppmail_lifecycle.api.service import ServiceSpec, ServiceStatus
 from seppmail_lifecycle.api.tenant import TenantSpec, TenantStatus
@@ -60,6 +61,7 @@ class Obj(Generic[SpecT, StatusT]):
 
 
 Product = Obj[ProductSpec, ProductStatus]
+Partner = Obj[PartnerSpec, PartnerStatus]
 Tenant = Obj[TenantSpec, TenantStatus]
 Domain = Obj[DomainSpec, DomainStatus]
 Service = Obj[ServiceSpec, ServiceStatus]

@@ -16,6 +16,7 @@ from typing import Literal
 
 from seppmail_lifecycle.api.states import OrderPhase as P
 from seppmail_lifecycle.core.model import Domain, Service, Tenant
+from seppmail_lifecycle.core.partners import tenant_recipients
 from seppmail_lifecycle.core.schedule import backoff
 
 Template = Literal[
@@ -53,14 +54,6 @@ def ledger_slot(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:40]
 
 
-def recipients(tenant: Tenant) -> tuple[str, ...]:
-    """The tenant contact and the Workflow_Mails recipients, each once."""
-    addresses = [tenant.spec.contact.email]
-    if tenant.spec.notifications:
-        addresses += tenant.spec.notifications.recipients
-    return tuple(dict.fromkeys(address.lower() for address in addresses))
-
-
 def actions_key(domain: Domain) -> str:
     """The idempotency key of the partner-action mail for the records the domain misses now: a
     new mail only when that list changes (not when only what DNS answers changes)."""
@@ -78,7 +71,7 @@ def domain_notifications(
     lists them all, whichever status write is seen first). ``to``: the partner's addresses
     (default: the tenant's)."""
     status = domain.status
-    to = to if to is not None else recipients(tenant)
+    to = to if to is not None else tenant_recipients(tenant)
     out: list[Notification] = []
     if status.phase is P.PROVISIONING and status.pending_actions:
         out.append(

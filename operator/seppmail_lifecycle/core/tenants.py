@@ -10,9 +10,10 @@ from seppmail_lifecycle.core.conditions import Cond, merge_conditions, summary
 from seppmail_lifecycle.core.consistency import is_booked
 from seppmail_lifecycle.core.ids import object_id
 from seppmail_lifecycle.core.license_effects import LicenseEffects
-from seppmail_lifecycle.core.model import Domain, Service, Tenant
+from seppmail_lifecycle.core.model import Domain, Partner, Service, Tenant
 from seppmail_lifecycle.core.order_machine import ENDING_PHASES
 from seppmail_lifecycle.core.orders import Decision
+from seppmail_lifecycle.core.partners import partner_condition
 
 CONSOLE_ACCESS_BLOCKED = "ConsoleAccessBlocked"
 
@@ -23,8 +24,10 @@ def decide_tenant(
     services: Sequence[Service],
     licenses: LicenseEffects,
     now: datetime,
+    partner: Partner | None = None,
 ) -> Decision[TenantStatus]:
-    """``domains`` are the tenant's Domain objects; ``services`` the services booked on them."""
+    """``domains`` are the tenant's Domain objects; ``services`` the services booked on them;
+    ``partner`` its namespace's partner, if it has one."""
     managed = [d for d in domains if d.status.phase not in ENDING_PHASES and d.meta.deleted is None]
     managed_names = {d.name for d in managed}
     booked = [s for s in services if s.spec.domain_ref.name in managed_names and is_booked(s)]
@@ -47,7 +50,7 @@ def decide_tenant(
         console = Cond(CONSOLE_ACCESS_BLOCKED, "False", "Licensed", "Console access is allowed.")
     status.conditions = merge_conditions(
         tenant.status.conditions,
-        [*summary("Registered", message, ready=True), console],
+        [*summary("Registered", message, ready=True), console, partner_condition(partner)],
         tenant.meta.generation,
         now,
     )

@@ -15,6 +15,9 @@ from seppmail_lifecycle.handlers import (
     license as license,
 )
 from seppmail_lifecycle.handlers import (
+    partner as partner,
+)
+from seppmail_lifecycle.handlers import (
     product as product,
 )
 from seppmail_lifecycle.handlers import (

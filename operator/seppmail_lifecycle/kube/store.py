@@ -169,6 +169,8 @@ INDEXES: dict[str, tuple[str, Callable[[Body], Any]]] = {
     "domains_by_name": ("Domain", lambda b: _spec(b, "domainName")),
     "domains_by_namespace": ("Domain", lambda b: key_of(b)[0]),
     "deployrequests_by_namespace": ("DeployRequest", lambda b: key_of(b)[0]),
+    "partners_by_namespace": ("Partner", lambda b: key_of(b)[0]),
+    "tenants_by_namespace": ("Tenant", lambda b: key_of(b)[0]),
     "licenses_by_tenant": ("License", lambda b: (key_of(b)[0], _spec(b, "tenantRef", "name"))),
     "routing_by_domain": (
         ROUTING,

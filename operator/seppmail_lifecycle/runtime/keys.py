@@ -3,8 +3,8 @@ catch-up and the re-decision after a conflict, so none of them can miss a depend
 
 A key names an aggregate the engine reconciles as a whole: ``("Domain", ns, name)`` a domain
 with all its services, ``("Tenant", ns, name)`` a tenant's totals, ``("License", ns, name)``,
-``("DeployRequest", ns, name)``, ``("Product", "", name)``, and ``("Mail", ns, tenant)`` the
-notification mails of a tenant.
+``("DeployRequest", ns, name)``, ``("Product", "", name)``, ``("Partner", ns, name)``, and
+``("Mail", ns, tenant)`` the notification mails of a tenant.
 """
 
 from __future__ import annotations
@@ -37,6 +37,10 @@ def _tenant_keys(store: Store, namespace: str, tenant: str) -> list[Key]:
     return keys
 
 
+def _partner_keys(store: Store, namespace: str) -> list[Key]:
+    return [("Partner", namespace, p.raw["metadata"]["name"]) for p in store.lookup("partners_by_namespace", namespace)]
+
+
 def affected_keys(kind: str, body: Body, store: Store, *, status_only: bool = False) -> list[Key]:
     """The aggregates to decide again when ``body`` (of ``kind``) was added, changed or deleted;
     each once, in a stable order. ``status_only``: only its status (or our finalizer) changed,
@@ -63,6 +67,16 @@ def affected_keys(kind: str, body: Body, store: Store, *, status_only: bool = Fa
                 keys.append(("Tenant", namespace, tenant))
     elif kind == "Tenant":
         keys += [("Tenant", namespace, name)] if status_only else _tenant_keys(store, namespace, name)
+        if not status_only:  # one more or fewer: the partner's count of tenants
+            keys += _partner_keys(store, namespace)
+    elif kind == "Partner":
+        # The namespace's partner (the oldest) may have changed: every partner says which it is,
+        # every tenant whom its mails go to.
+        keys += _partner_keys(store, namespace)
+        keys.append(("Partner", namespace, name))
+        for entry in store.lookup("tenants_by_namespace", namespace):
+            tenant_name = entry.raw["metadata"]["name"]
+            keys += [("Tenant", namespace, tenant_name), (MAIL, namespace, tenant_name)]
     elif kind == "License":
         keys.append(("License", namespace, name))
         if tenant := _ref(body, "tenantRef"):

@@ -16,9 +16,9 @@ from seppmail_lifecycle.core.notifications import (
     failed,
     ledger_slot,
     next_retry,
-    recipients,
     to_send,
 )
+from seppmail_lifecycle.core.partners import tenant_recipients
 
 from .builders import T0, domain, service, tenant, with_spec, with_status
 
@@ -85,7 +85,7 @@ def test_no_mail_in_other_phases(phase: P) -> None:
 
 def test_recipients_are_the_contact_and_the_workflow_mails_addresses_once_each() -> None:
     t = with_spec(tenant(), notifications=TenantNotifications(recipients=["desk@acme.example", "Admin@Acme.example"]))
-    assert recipients(t) == ("admin@acme.example", "desk@acme.example")
+    assert tenant_recipients(t) == ("admin@acme.example", "desk@acme.example")
 
 
 def test_ledger_slots_are_valid_configmap_keys_and_distinct() -> None:

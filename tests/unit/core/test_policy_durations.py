@@ -109,7 +109,12 @@ def test_the_policy_is_written_and_read_with_duration_strings() -> None:
             "verificationRecord": "_seppmail-verification",
             "mxGateways": ["mx1.seppmail.cloud", "mx2.seppmail.cloud"],
         },
-        "mail": {"retryInitial": "1m", "retryMax": "1h"},
+        "mail": {
+            "retryInitial": "1m",
+            "retryMax": "1h",
+            "partnerActionsTo": ["partner"],
+            "customerNoticesTo": ["tenant"],
+        },
         "license": {
             "minimumGrace": "30d",
             "graceBySource": {"clp": None, "lmp": "45d", "manual": None},

@@ -82,6 +82,12 @@ CASES = [
 ]
 
 
+NO_PARTNER = (
+    "No Partner in this namespace: partner-action mails (DNS records to set, deployment done) go to the tenant's "
+    "contact and recipients. Create a Partner to send them to the partner's admins."
+)
+
+
 @pytest.mark.parametrize(
     ("domains", "services", "managed", "booked"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
@@ -95,6 +101,7 @@ def test_counts(domains: Sequence[Domain], services: Sequence[Service], managed:
         ("Reconciling", "False", "Registered", message),
         ("Stalled", "False", "Registered", message),
         ("ConsoleAccessBlocked", "False", "Licensed", "Console access is allowed."),
+        ("PartnerFound", "False", "NoPartner", NO_PARTNER),
     ]
     assert decision.transitions == ()
     assert not decision.release_finalizer

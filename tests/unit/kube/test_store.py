@@ -146,6 +146,7 @@ def test_every_index_stays_consistent_through_a_history_of_events() -> None:
             ("put", "License", served(manifests.license("l1", "t1", "2027-01-01T00:00:00Z"), namespace)),
             ("put", "DeployRequest", served(manifests.VALID["DeployRequest"], namespace)),
             ("put", "Contract", served(manifests.VALID["Contract"], namespace)),
+            ("put", "Partner", served(manifests.VALID["Partner"], namespace)),
             ("put", ROUTING, routing_configmap("d1", namespace)),
         ]
     events += [

@@ -22,6 +22,7 @@ def world() -> Store:
     for kind, body in [
         ("Product", served(manifests.obj("Product", "base", {"displayName": "Base"}), None)),
         ("Tenant", served(manifests.tenant("acme"))),
+        ("Partner", served(manifests.VALID["Partner"])),
         ("Domain", served(manifests.domain("acme-com", "acme", "acme.com"))),
         ("Domain", served(manifests.domain("acme-ch", "acme", "acme.ch"))),
         ("Domain", served(manifests.domain("squatter", "evil", "acme.com"), OTHER_NS)),
@@ -77,7 +78,13 @@ CASES: list[tuple[str, str, str, str, list[Key]]] = [
         "Tenant",
         NS,
         "acme",
-        [("Tenant", NS, "acme"), (MAIL, NS, "acme"), ("Domain", NS, "acme-ch"), ("Domain", NS, "acme-com")],
+        [
+            ("Tenant", NS, "acme"),
+            (MAIL, NS, "acme"),
+            ("Domain", NS, "acme-ch"),
+            ("Domain", NS, "acme-com"),
+            ("Partner", NS, "p1"),  # its count of tenants
+        ],
     ),
     (
         "a-license-and-everything-its-period-blocks",
@@ -100,6 +107,13 @@ CASES: list[tuple[str, str, str, str, list[Key]]] = [
         [("Product", "", "base"), ("Domain", NS, "acme-com"), ("Domain", NS, "no-such-domain")],
     ),
     ("a-deploy-request-itself", "DeployRequest", NS, "deploy-1", [("DeployRequest", NS, "deploy-1")]),
+    (
+        "a-partner-itself-and-the-mails-and-condition-of-every-tenant-in-its-namespace",
+        "Partner",
+        NS,
+        "p1",
+        [("Partner", NS, "p1"), ("Tenant", NS, "acme"), (MAIL, NS, "acme")],
+    ),
     ("a-routing-config-its-domain", ROUTING, NS, "routing-acme-com", [("Domain", NS, "acme-com")]),
 ]
 
@@ -140,6 +154,7 @@ def test_the_catch_up_decides_every_aggregate_once() -> None:
         ("Domain", NS, "no-such-domain"),
         ("License", NS, "acme-full"),
         ("DeployRequest", NS, "deploy-1"),
+        ("Partner", NS, "p1"),
     }
 
 

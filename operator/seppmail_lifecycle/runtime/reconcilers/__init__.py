@@ -14,6 +14,7 @@ from seppmail_lifecycle.runtime.reconcilers.deployrequest import reconcile_deplo
 from seppmail_lifecycle.runtime.reconcilers.domain import BackendFailure, reconcile_domain
 from seppmail_lifecycle.runtime.reconcilers.license import reconcile_license
 from seppmail_lifecycle.runtime.reconcilers.mail import reconcile_mail
+from seppmail_lifecycle.runtime.reconcilers.partner import reconcile_partner
 from seppmail_lifecycle.runtime.reconcilers.product import reconcile_product
 from seppmail_lifecycle.runtime.reconcilers.tenant import reconcile_tenant
 
@@ -25,6 +26,7 @@ RECONCILERS: dict[str, Reconcile] = {
     "License": reconcile_license,
     "DeployRequest": reconcile_deploy_request,
     "Product": reconcile_product,
+    "Partner": reconcile_partner,
     MAIL: reconcile_mail,
 }
 
