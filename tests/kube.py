@@ -39,6 +39,11 @@ def apply(plane: ControlPlane, namespace: str, *docs: Body, kubeconfig: Any = No
     plane.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(docs), kubeconfig=kubeconfig)
 
 
+def merge_patch(plane: ControlPlane, namespace: str, resource: str, name: str, change: Body) -> None:
+    """`kubectl patch --type=merge` of ``change`` into the object, as a partner edits one."""
+    plane.kubectl("patch", resource, name, "-n", namespace, "--type=merge", "-p", json.dumps(change))
+
+
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.25) -> T:
     """Poll ``probe`` until it returns something truthy; fail with ``what`` and the last value."""
     deadline = time.monotonic() + timeout

@@ -5,7 +5,6 @@ deletion and an operator restart across a due time behave as the design says."""
 from __future__ import annotations
 
 import copy
-import json
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
@@ -19,7 +18,18 @@ from seppmail_lifecycle.devcluster.controlplane import ControlPlane
 from tests import manifests
 from tests.conftest import EXAMPLES_DIR
 from tests.e2e.conftest import StartOperator
-from tests.kube import apply, condition, events_for, get, items, phase, transition_events, wait_for, wait_phases
+from tests.kube import (
+    apply,
+    condition,
+    events_for,
+    get,
+    items,
+    merge_patch,
+    phase,
+    transition_events,
+    wait_for,
+    wait_phases,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -339,15 +349,12 @@ def test_cancelling_the_base_service_cancels_the_domain_and_removal_waits_for_th
     )
     wait_phases(catalogue, namespace, "services.lifecycle", "provisioned")
 
-    catalogue.kubectl(
-        "patch",
+    merge_patch(
+        catalogue,
+        namespace,
         "services.lifecycle",
         "umbrella-base",
-        "-n",
-        namespace,
-        "--type=merge",
-        "-p",
-        '{"spec": {"cancellation": {"reason": "customer left"}}}',
+        {"spec": {"cancellation": {"reason": "customer left"}}},
     )
     wait_phases(catalogue, namespace, "services.lifecycle", "cancelled", timeout=3)
     assert phase(catalogue, "domains.lifecycle", namespace, "umbrella") == "cancelled"
@@ -389,15 +396,12 @@ def test_a_billed_service_runs_until_its_end_billing_date(
     )
     wait_phases(catalogue, namespace, "services.lifecycle", "provisioned")
     end = (datetime.now(UTC) + timedelta(days=40)).date()
-    catalogue.kubectl(
-        "patch",
+    merge_patch(
+        catalogue,
+        namespace,
         "services.lifecycle",
         "oscorp-base",
-        "-n",
-        namespace,
-        "--type=merge",
-        "-p",
-        json.dumps({"spec": {"cancellation": {"endBillingDate": end.isoformat()}}}),
+        {"spec": {"cancellation": {"endBillingDate": str(end)}}},
     )
     wait_phases(catalogue, namespace, "services.lifecycle", "cancelled", timeout=5)
     time.sleep(5)  # the cancellation delay (4 s) is over: billing is not, so nothing is removed
@@ -477,16 +481,7 @@ def test_a_confidential_domain_tells_the_gateways_so_and_can_be_switched_when_de
     wide = catalogue.kubectl("get", "domains.lifecycle", "tyrell", "-n", namespace, "-o", "wide").stdout
     assert "CONFIDENTIAL" in wide.splitlines()[0]
     assert "true" in wide.splitlines()[1]
-    catalogue.kubectl(
-        "patch",
-        "domains.lifecycle",
-        "tyrell",
-        "-n",
-        namespace,
-        "--type=merge",
-        "-p",
-        '{"spec": {"confidential": false}}',
-    )
+    merge_patch(catalogue, namespace, "domains.lifecycle", "tyrell", {"spec": {"confidential": False}})
     wait_for("the gateways told", lambda: routed_confidential() == "false")
     assert phase(catalogue, "domains.lifecycle", namespace, "tyrell") == "provisioned"
 
@@ -564,16 +559,7 @@ def test_restart_across_a_due_time_performs_the_overdue_transition_exactly_once(
         _service("wayne-sign-only", "wayne", "sign-only", users=0),  # not billed: removed after the delay
     )
     wait_phases(catalogue, namespace, "services.lifecycle", "provisioned")
-    catalogue.kubectl(
-        "patch",
-        "services.lifecycle",
-        "wayne-sign-only",
-        "-n",
-        namespace,
-        "--type=merge",
-        "-p",
-        '{"spec": {"cancellation": {}}}',
-    )
+    merge_patch(catalogue, namespace, "services.lifecycle", "wayne-sign-only", {"spec": {"cancellation": {}}})
     wait_for("cancelled", lambda: phase(catalogue, "services.lifecycle", namespace, "wayne-sign-only") == "cancelled")
     assert operator.stop() == 0
 

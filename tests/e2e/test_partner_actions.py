@@ -5,7 +5,6 @@ and an SMTP outage never holds up the lifecycle."""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -15,7 +14,7 @@ from seppmail_lifecycle.core.verification import verification_token
 from seppmail_lifecycle.devcluster.controlplane import ControlPlane
 from tests import manifests
 from tests.e2e.conftest import StartOperator
-from tests.kube import apply, condition, get, items, wait_for
+from tests.kube import apply, condition, get, items, merge_patch, wait_for
 from tests.operator_process import OperatorProcess
 from tests.servers import DnsServer, MailSink
 
@@ -208,10 +207,7 @@ def test_partner_action_mails_go_to_the_partners_admins_and_license_notices_to_t
     apply(catalogue, namespace, manifests.license(name, name, "2099-01-01T00:00:00Z"))
     license_uid = get(catalogue, "licenses.lifecycle", namespace, name)["metadata"]["uid"]
     tomorrow = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))  # a reminder is due
-    catalogue.kubectl(
-        "patch", "licenses.lifecycle", name, "-n", namespace, "--type=merge",
-        "-p", json.dumps({"spec": {"expiresAt": tomorrow}}),
-    )  # fmt: skip
+    merge_patch(catalogue, namespace, "licenses.lifecycle", name, {"spec": {"expiresAt": tomorrow}})
     [reminder] = mail_sink.wait_for(1, key_prefix=f"License/{license_uid}/")
     assert set(reminder.envelope_to) == {f"it@{name}.test", f"servicedesk@{name}.test"}
 
