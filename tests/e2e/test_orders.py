@@ -304,7 +304,7 @@ def test_a_deploy_request_committed_with_its_domains_deploys_them_and_is_removed
         catalogue,
         namespace,
         _request("deploy-with-commit", "wonka", "slugworth"),
-        _request("deploy-from-git", "wonka", **git),
+        _request("deploy-from-git", "slugworth", **git),
         *_tenant_domain("wonka", "wonka.example"),
         _service("wonka-sign-only", "wonka", "sign-only", users=1),
         *_tenant_domain("slugworth", "slugworth.example", tenantRef={"name": "nobody"}),  # its check fails

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from seppmail_lifecycle.api.common import MAX_MESSAGE
 from seppmail_lifecycle.api.deployrequest import MAX_LISTED, DeployRequestStatus, SkippedDomain
@@ -16,7 +16,7 @@ from seppmail_lifecycle.api.policy import DeployRequestPolicy
 from seppmail_lifecycle.api.states import DeployRequestPhase
 from seppmail_lifecycle.api.states import OrderPhase as P
 from seppmail_lifecycle.core import conditions as c
-from seppmail_lifecycle.core.conditions import Cond, Transition, append_history, merge_conditions
+from seppmail_lifecycle.core.conditions import Transition, append_history, merge_conditions
 from seppmail_lifecycle.core.model import DeployRequest, Domain, Service, synced_from_git
 from seppmail_lifecycle.core.order_machine import DEPLOYED_PHASES, ENDING_PHASES
 from seppmail_lifecycle.core.orders import Decision
@@ -62,20 +62,31 @@ class DeployPlan:
     delete: bool = False
 
 
-def _still_checking(domain: Domain | None, named: bool) -> bool:
-    """A covered domain whose consistency check has not said yes or no yet (a named one not seen
-    yet may be on its way in the same commit)."""
+FAILURE_SETTLES = timedelta(seconds=10)
+"""How long a failed check may still be the commit arriving (its Tenant, its base service not
+seen yet): a request waits that long after a covered domain's check failed before it gives up."""
+
+
+def _checked_by(domain: Domain | None, named: bool, until: datetime) -> datetime | None:
+    """Until when a request waits for a covered domain whose check has not settled: one not
+    checked yet (or, named, not seen yet: it may be on its way in the same commit) until
+    ``until``; one whose check failed just now for ``FAILURE_SETTLES``; None: not waited for."""
     if domain is None:
-        return named
+        return until if named else None
     if (domain.status.phase or P.ORDERED) is not P.ORDERED:
-        return False
+        return None
     confirmed = c.condition(domain.status.conditions, c.CONFIRMED)
-    return confirmed is None or confirmed.status == "Unknown"
+    if confirmed is None or confirmed.status == "Unknown":
+        return until
+    if confirmed.status == "False" and confirmed.last_transition_time is not None:
+        return min(until, confirmed.last_transition_time + FAILURE_SETTLES)
+    return None
 
 
 def _waiting(request: DeployRequest, waiting: Sequence[str], until: datetime, now: datetime) -> DeployRequestStatus:
     head = (
-        f"Waiting for {len(waiting)} domain(s) not checked (or created) yet, until {until.isoformat()} at the latest: "
+        f"Waiting for {len(waiting)} domain(s) still being checked (or created), "
+        f"until {until.isoformat()} at the latest: "
     )
     message = _bounded(head, list(waiting))
     status = request.status.model_copy(deep=True)
@@ -112,11 +123,12 @@ def plan_deploy(
         expires = _expires_at(request, request.status.completed_at, policy)
         return DeployPlan(delete=True) if expires is not None and expires <= now else DeployPlan(wake_at=expires)
     covered = list(request.spec.domains) or sorted(domains)
-    waiting = [name for name in covered if _still_checking(domains.get(name), bool(request.spec.domains))]
     until = request.meta.created + policy.wait_for_checks
-    if waiting and now < until:
-        status = _waiting(request, waiting, until, now)
-        return DeployPlan(Decision(request.name, status), wake_at=until)
+    checked_by = {name: _checked_by(domains.get(name), bool(request.spec.domains), until) for name in covered}
+    waiting = {name: by for name, by in checked_by.items() if by is not None and by > now}
+    if waiting:
+        status = _waiting(request, list(waiting), until, now)
+        return DeployPlan(Decision(request.name, status), wake_at=min(waiting.values()))
     return DeployPlan(_complete(request, covered, domains, services, now), wake_at=_expires_at(request, now, policy))
 
 
@@ -152,7 +164,6 @@ def _complete(
         deployed_services.extend(ready)
 
     message = _result_message(len(deployed_domains), len(deployed_services), skipped)
-    ready_cond = Cond(c.READY, "True", "Completed", message)
     status = DeployRequestStatus(
         phase=DeployRequestPhase.COMPLETED,
         deployed_domains=deployed_domains[:MAX_LISTED],
@@ -164,7 +175,10 @@ def _complete(
         message=message,
         completed_at=now,
         observed_generation=request.meta.generation,
-        conditions=merge_conditions(request.status.conditions, [ready_cond], request.meta.generation, now),
+        # All three: a request that waited had Reconciling=True, which its completion ends.
+        conditions=merge_conditions(
+            request.status.conditions, c.summary("Completed", message, ready=True), request.meta.generation, now
+        ),
     )
     transition = Transition(
         DeployRequestPhase.PENDING.value,

@@ -13,11 +13,11 @@ from seppmail_lifecycle.api.deployrequest import MAX_LISTED, DeployRequestStatus
 from seppmail_lifecycle.api.states import DeployRequestPhase
 from seppmail_lifecycle.api.states import OrderPhase as P
 from seppmail_lifecycle.core.conditions import condition as find_condition
-from seppmail_lifecycle.core.deploy import DeployPlan, plan_deploy
+from seppmail_lifecycle.core.deploy import FAILURE_SETTLES, DeployPlan, plan_deploy
 from seppmail_lifecycle.core.model import DeployRequest, Domain, Service
 from seppmail_lifecycle.core.orders import Decision, DomainWorld, decide_domain
 
-from .builders import CREATED, POLICY, T0, condition, deploy_request, domain, service, world
+from .builders import POLICY, T0, condition, deploy_request, domain, service, world
 
 NOW = T0 + timedelta(minutes=30)
 RULES = POLICY.deploy_requests
@@ -146,8 +146,11 @@ def test_plan_deploy(
     for name, reason in skipped.items():
         assert f"{name} ({reason})" in status.message
     assert status.message.endswith(".")
-    (ready,) = status.conditions
-    assert (ready.type, ready.status, ready.reason, ready.message) == ("Ready", "True", "Completed", status.message)
+    assert [(c.type, c.status, c.reason, c.message) for c in status.conditions] == [
+        ("Ready", "True", "Completed", status.message),
+        ("Reconciling", "False", "Completed", status.message),
+        ("Stalled", "False", "Completed", status.message),
+    ]
     (transition,) = decision.transitions
     assert (transition.from_, transition.to, transition.reason) == ("Pending", "Completed", "Completed")
     assert transition.warning is (not deployed_domains and not deployed_services)
@@ -202,6 +205,9 @@ def test_a_completed_request_synced_from_git_is_never_deleted_here(
     )
 
 
+REQUESTED = T0 + timedelta(minutes=30)
+"""When the requests of the waiting scenarios were created (d-ordered's check failed long before)."""
+
 WAITING = [
     # (id, covered, waits for)
     ("named-not-checked-yet", ["d-new", "d-confirmed"], ["d-new"]),
@@ -211,11 +217,32 @@ WAITING = [
 ]
 
 
+def test_a_check_that_failed_just_now_is_waited_for_briefly() -> None:
+    # The commit may still be arriving: its Tenant not seen yet when the domain was first checked.
+    failed_at = REQUESTED + timedelta(seconds=1)
+    just_failed = dom("d-just-failed", P.ORDERED, condition("Confirmed", "False", "TenantNotFound", "...", failed_at))
+    domains = {**DOMAINS, just_failed.name: just_failed}
+    request = deploy_request("deploy-1", "d-just-failed", "d-confirmed", created=REQUESTED)
+    plan = plan_deploy(request, domains, SERVICES, RULES, REQUESTED + timedelta(seconds=2))
+    assert plan.decision is not None
+    assert plan.decision.status.phase is DeployRequestPhase.PENDING
+    assert plan.wake_at == failed_at + FAILURE_SETTLES
+    # Confirmed meanwhile: deployed.
+    confirmed = {**domains, just_failed.name: dom("d-just-failed", P.CONFIRMED)}
+    assert planned(request, confirmed, SERVICES, REQUESTED + timedelta(seconds=3)).status.deployed_domains == [
+        "d-just-failed",
+        "d-confirmed",
+    ]
+    # Still failing once it settled: completed without it, saying why.
+    done = planned(request, domains, SERVICES, failed_at + FAILURE_SETTLES)
+    assert [s.name for s in done.status.skipped] == ["d-just-failed"]
+
+
 @pytest.mark.parametrize(("covered", "waits_for"), [w[1:] for w in WAITING], ids=[w[0] for w in WAITING])
 def test_a_request_waits_for_the_domains_still_being_checked(covered: list[str], waits_for: list[str]) -> None:
-    request = deploy_request("deploy-1", *covered)  # created at CREATED
-    until = CREATED + RULES.wait_for_checks
-    plan = plan_deploy(request, DOMAINS, SERVICES, RULES, CREATED + timedelta(seconds=5))
+    request = deploy_request("deploy-1", *covered, created=REQUESTED)
+    until = REQUESTED + RULES.wait_for_checks
+    plan = plan_deploy(request, DOMAINS, SERVICES, RULES, REQUESTED + timedelta(seconds=5))
     assert plan.decision is not None
     status = plan.decision.status
     if not waits_for:
@@ -225,27 +252,28 @@ def test_a_request_waits_for_the_domains_still_being_checked(covered: list[str],
     assert plan.wake_at == until
     assert plan.decision.transitions == ()
     assert status.message == (
-        f"Waiting for {len(waits_for)} domain(s) not checked (or created) yet, "
+        f"Waiting for {len(waits_for)} domain(s) still being checked (or created), "
         f"until {until.isoformat()} at the latest: " + "; ".join(waits_for) + "."
     )
     ready = condition_of(status, "Ready")
     assert (ready.status, ready.reason) == ("False", "WaitingForChecks")
     assert condition_of(status, "Reconciling").status == "True"
     # Deciding again on what was written changes nothing ...
-    again = plan_deploy(replace(request, status=status), DOMAINS, SERVICES, RULES, CREATED + timedelta(seconds=6))
+    again = plan_deploy(replace(request, status=status), DOMAINS, SERVICES, RULES, REQUESTED + timedelta(seconds=6))
     assert again.decision is not None
     assert again.decision.status == status
     # ... and once the wait is over it completes without them, saying why.
     done = planned(replace(request, status=status), DOMAINS, SERVICES, until)
     assert done.status.phase is DeployRequestPhase.COMPLETED
+    assert condition_of(done.status, "Reconciling").status == "False"
     assert set(waits_for) <= {skipped.name for skipped in done.status.skipped}
 
 
 def test_a_request_waiting_for_a_domain_deploys_it_once_its_check_passed() -> None:
-    request = deploy_request("deploy-1", "d-new")
-    waiting = planned(request, DOMAINS, SERVICES, CREATED + timedelta(seconds=5))
+    request = deploy_request("deploy-1", "d-new", created=REQUESTED)
+    waiting = planned(request, DOMAINS, SERVICES, REQUESTED + timedelta(seconds=5))
     checked = {**DOMAINS, "d-new": dom("d-new", P.CONFIRMED)}
-    done = planned(replace(request, status=waiting.status), checked, SERVICES, CREATED + timedelta(seconds=7))
+    done = planned(replace(request, status=waiting.status), checked, SERVICES, REQUESTED + timedelta(seconds=7))
     assert done.status.phase is DeployRequestPhase.COMPLETED
     assert done.status.deployed_domains == ["d-new"]
 
