@@ -9,9 +9,9 @@ import pytest
 
 from seppmail_lifecycle import __version__
 from seppmail_lifecycle.devcluster.controlplane import ControlPlane
-from tests.conftest import EXAMPLES_DIR
+from tests.conftest import CRD_DIR, EXAMPLES_DIR
 from tests.e2e.conftest import StartOperator
-from tests.kube import get, wait_phases
+from tests.kube import get, wait_for, wait_phases
 from tests.operator_process import OperatorProcess
 
 pytestmark = pytest.mark.e2e
@@ -56,3 +56,30 @@ def test_handlers_run_on_the_event_loop_and_the_log_says_one_line_per_transition
         + f"{h['message']} ({h['reason']})"
         for h in history
     ]
+
+
+def test_a_crd_missing_after_a_helm_upgrade_is_reported_and_the_rest_runs(
+    catalogue: ControlPlane, namespace: str, tmp_path: Path
+) -> None:
+    # `helm upgrade` never installs a CRD that is new in the chart (here: Partner).
+    crd = CRD_DIR / "partners.lifecycle.seppmail.cloud.yaml"
+    catalogue.kubectl("delete", "-f", str(crd), "--wait=true")
+    try:
+        operator = OperatorProcess(catalogue, tmp_path / "operator.log", namespaces=[namespace])
+        operator.start()
+        try:
+            catalogue.kubectl("apply", "-n", namespace, "-f", str(EXAMPLES_DIR / "10-tenant-acme.yaml"))
+            tenant = wait_for(
+                "the tenant decided without partners",
+                lambda: ((get(catalogue, "tenants.lifecycle", namespace, "acme") or {}).get("status") or {}).get("id"),
+            )
+            assert tenant
+        finally:
+            assert operator.stop() == 0, operator.log_tail()
+        errors = [line["message"] for line in operator.log_lines() if line.get("severity") in ("error", "critical")]
+        assert any("CRD partners.lifecycle.seppmail.cloud is not installed" in e for e in errors), errors
+    finally:
+        catalogue.kubectl("apply", "--server-side", "-f", str(crd))
+        catalogue.kubectl(
+            "wait", "--for=condition=Established", "--timeout=60s", "crd/partners.lifecycle.seppmail.cloud"
+        )

@@ -119,6 +119,13 @@ def _parser() -> argparse.ArgumentParser:
         help="concurrent reconciles (default: auto, half the seats API Priority and Fairness gives the operator, 1-32)",
     )
 
+    run.add_argument(
+        "--tenant-namespaces",
+        action="store_true",
+        help="tenants may live in namespaces of their own, labelled lifecycle.seppmail.cloud/partner=<partner "
+        "namespace> (watches Namespaces)",
+    )
+
     sub.add_parser("crds", help="print the CustomResourceDefinitions as YAML")
     sub.add_parser("version", help="print the version")
     return parser
@@ -165,7 +172,12 @@ def run_operator(args: argparse.Namespace) -> int:
         leader_election=election,
         verbose=args.verbose,
         workers=args.workers,
+        tenant_namespaces=args.tenant_namespaces,
     )
+    if args.tenant_namespaces:
+        from seppmail_lifecycle.handlers.namespace import watch_namespaces
+
+        watch_namespaces()
     return asyncio.run(OperatorProcess(options).run())
 
 

@@ -56,6 +56,7 @@ class ProcessOptions:
     leader_election: LeaderElection | None
     verbose: bool = False
     workers: int | None = None  # None: sized to the API server's priority level
+    tenant_namespaces: bool = False  # watch Namespaces for their partner label
 
 
 def own_namespace() -> str:
@@ -131,6 +132,7 @@ class OperatorProcess:
             self.options.namespaces,
             self.options.smtp,
             workers=self.options.workers,
+            tenant_namespaces=self.options.tenant_namespaces,
             may_write=elector.is_leader if elector is not None else lambda: True,
         )
         lease = asyncio.create_task(_hold(elector), name="seppmail-lifecycle-lease") if elector else None

@@ -270,6 +270,20 @@ class KubeClient:
                 _return_http_data_only=True,
             )
 
+    async def list_namespaces(self) -> list[Body]:
+        """Every Namespace, as plain bodies (their labels say which are tenant namespaces)."""
+        with api_errors():
+            listed = await self.api.call_api(
+                "/api/v1/namespaces",
+                "GET",
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+                response_types_map={200: "object"},
+                _return_http_data_only=True,
+            )
+        items: list[Body] = listed.get("items", [])
+        return items
+
     async def list_priority_levels(self) -> list[Body]:
         """The API server's PriorityLevelConfigurations (API Priority and Fairness)."""
         with api_errors():

@@ -16,6 +16,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from seppmail_lifecycle import GROUP
 from seppmail_lifecycle.api import KINDS_BY_NAME
 from seppmail_lifecycle.api.kinds import KindInfo
 from seppmail_lifecycle.core.model import Obj
@@ -162,6 +163,11 @@ def _spec(body: Body, *path: str) -> str | None:
 
 
 # index name -> (kind, function from the raw body to the index value, or None)
+NAMESPACE = "Namespace"
+"""Tenant namespaces: a Namespace labelled ``PARTNER_LABEL`` holds tenants of the partner whose
+namespace the label names (kept only with ``--tenant-namespaces``)."""
+PARTNER_LABEL = f"{GROUP}/partner"
+
 INDEXES: dict[str, tuple[str, Callable[[Body], Any]]] = {
     "services_by_domain": ("Service", lambda b: (key_of(b)[0], _spec(b, "domainRef", "name"))),
     "services_by_product": ("Service", lambda b: _spec(b, "product")),
@@ -171,6 +177,7 @@ INDEXES: dict[str, tuple[str, Callable[[Body], Any]]] = {
     "deployrequests_by_namespace": ("DeployRequest", lambda b: key_of(b)[0]),
     "partners_by_namespace": ("Partner", lambda b: key_of(b)[0]),
     "tenants_by_namespace": ("Tenant", lambda b: key_of(b)[0]),
+    "namespaces_by_partner": (NAMESPACE, lambda b: (b["metadata"].get("labels") or {}).get(PARTNER_LABEL)),
     "licenses_by_tenant": ("License", lambda b: (key_of(b)[0], _spec(b, "tenantRef", "name"))),
     "routing_by_domain": (
         ROUTING,
@@ -203,7 +210,7 @@ class Store:
         key = key_of(body)
         self._unindex(kind, key)
         body = lean(body)
-        if kind == ROUTING:
+        if kind in (ROUTING, NAMESPACE):
             entry = Entry(body, None, None)
         else:
             info = KINDS_BY_NAME[kind]

@@ -14,7 +14,8 @@ from typing import Any
 
 from seppmail_lifecycle import GROUP
 from seppmail_lifecycle.api.states import DeployRequestPhase
-from seppmail_lifecycle.kube.store import ROUTING, Store, key_of
+from seppmail_lifecycle.kube.store import NAMESPACE, PARTNER_LABEL, ROUTING, Store, key_of
+from seppmail_lifecycle.runtime.partners import partner_namespace, tenant_namespaces
 
 Key = tuple[str, str, str]
 Body = dict[str, Any]
@@ -34,6 +35,14 @@ def _tenant_keys(store: Store, namespace: str, tenant: str) -> list[Key]:
     keys: list[Key] = [("Tenant", namespace, tenant), (MAIL, namespace, tenant)]
     for domain in store.lookup("domains_by_tenant", (namespace, tenant)):
         keys.append(("Domain", namespace, domain.raw["metadata"]["name"]))
+    return keys
+
+
+def _tenants_and_mails(store: Store, namespace: str) -> list[Key]:
+    keys: list[Key] = []
+    for entry in store.lookup("tenants_by_namespace", namespace):
+        tenant_name = entry.raw["metadata"]["name"]
+        keys += [("Tenant", namespace, tenant_name), (MAIL, namespace, tenant_name)]
     return keys
 
 
@@ -69,14 +78,20 @@ def affected_keys(kind: str, body: Body, store: Store, *, status_only: bool = Fa
         keys += [("Tenant", namespace, name)] if status_only else _tenant_keys(store, namespace, name)
         if not status_only:  # one more or fewer: the partner's count of tenants
             keys += _partner_keys(store, namespace)
+            if label := partner_namespace(store, namespace):
+                keys += _partner_keys(store, label)
     elif kind == "Partner":
         # The namespace's partner (the oldest) may have changed: every partner says which it is,
-        # every tenant whom its mails go to.
+        # every tenant (here and in the tenant namespaces labelled with it) whom its mails go to.
         keys += _partner_keys(store, namespace)
         keys.append(("Partner", namespace, name))
-        for entry in store.lookup("tenants_by_namespace", namespace):
-            tenant_name = entry.raw["metadata"]["name"]
-            keys += [("Tenant", namespace, tenant_name), (MAIL, namespace, tenant_name)]
+        for tenants_at in tenant_namespaces(store, namespace):
+            keys += _tenants_and_mails(store, tenants_at)
+    elif kind == NAMESPACE:
+        # Labelled with a partner namespace (or no longer): its tenants' partner changed.
+        keys += _tenants_and_mails(store, name)
+        if label := ((body["metadata"].get("labels") or {}).get(PARTNER_LABEL)):
+            keys += _partner_keys(store, label)
     elif kind == "License":
         keys.append(("License", namespace, name))
         if tenant := _ref(body, "tenantRef"):

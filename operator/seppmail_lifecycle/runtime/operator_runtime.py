@@ -19,9 +19,10 @@ from seppmail_lifecycle.backend.mail import SmtpSettings
 from seppmail_lifecycle.backend.routing_configmap import ConfigMapBackend
 from seppmail_lifecycle.core.concurrency import Workers, size_workers
 from seppmail_lifecycle.kube.client import KubeClient
+from seppmail_lifecycle.kube.errors import NotFound
 from seppmail_lifecycle.kube.events import EventRecorder
 from seppmail_lifecycle.kube.flowcontrol import read_priority_level
-from seppmail_lifecycle.kube.store import ROUTING, Store
+from seppmail_lifecycle.kube.store import NAMESPACE, ROUTING, Store
 from seppmail_lifecycle.runtime.context import Context
 from seppmail_lifecycle.runtime.effects import ClusterEffects
 from seppmail_lifecycle.runtime.engine import Engine
@@ -46,16 +47,30 @@ def exact_namespaces(patterns: Sequence[str]) -> list[str]:
     return list(patterns)
 
 
-async def prime(client: KubeClient, store: Store) -> None:
+async def prime(client: KubeClient, store: Store, tenant_namespaces: bool = False) -> None:
     """Fill the store with one LIST per kind before anything is decided, so no decision is taken
-    on a partial view (a service seen before its domain would look orphaned)."""
+    on a partial view (a service seen before its domain would look orphaned); with
+    ``tenant_namespaces`` the Namespaces too (their partner labels)."""
     namespaces = exact_namespaces(store.namespaces)
     for kind, info in KINDS_BY_NAME.items():
-        async for page in client.list_pages(info, namespaces):  # one page of whole objects at a time
-            for body in page:
-                store.put(kind, body)
+        try:
+            async for page in client.list_pages(info, namespaces):  # one page of whole objects at a time
+                for body in page:
+                    store.put(kind, body)
+        except NotFound:
+            # `helm upgrade` never installs a CRD that is new in the chart: run without the kind
+            # (and say how to fix it) rather than not at all.
+            logger.error(
+                "CRD %s is not installed: apply the chart's crds/ (kubectl apply --server-side -f crds/); "
+                "%s objects are ignored until the operator restarts with it",
+                info.crd_name,
+                kind,
+            )
     for body in await client.list_configmaps(ROUTING_SELECTOR, namespaces):
         store.put(ROUTING, body)
+    if tenant_namespaces:
+        for body in await client.list_namespaces():
+            store.put(NAMESPACE, body)
 
 
 def _report_death(task: asyncio.Task[None]) -> None:
@@ -84,6 +99,7 @@ class OperatorRuntime:
         namespaces: Sequence[str] = (),
         smtp: SmtpSettings | None = None,
         workers: int | None = None,
+        tenant_namespaces: bool = False,
         clock: Callable[[], datetime] = utc_now,
         may_write: Callable[[], bool] = lambda: True,
     ) -> OperatorRuntime:
@@ -109,9 +125,9 @@ class OperatorRuntime:
         )
         if smtp is None:
             logger.warning("no SMTP server configured (--smtp-host): notification mails are not sent")
-        await prime(client, store)
+        await prime(client, store, tenant_namespaces)
         counts = {kind: store.count(kind) for kind in KINDS_BY_NAME}
-        keys = catch_up_keys(store, [*KINDS_BY_NAME, ROUTING])
+        keys = catch_up_keys(store, [*KINDS_BY_NAME, ROUTING, NAMESPACE])
         logger.info("store primed: %s; deciding %d aggregates (catching up on everything overdue)", counts, len(keys))
         for key in keys:
             queue.add(key)

@@ -14,7 +14,7 @@ import pytest
 from seppmail_lifecycle.api import KINDS_BY_NAME
 from seppmail_lifecycle.backend.labels import DOMAIN_OBJECT_LABEL
 from seppmail_lifecycle.kube.convert import Body, normalized_status
-from seppmail_lifecycle.kube.store import INDEXES, ROUTING, Key, Recent, Store, key_of
+from seppmail_lifecycle.kube.store import INDEXES, NAMESPACE, PARTNER_LABEL, ROUTING, Key, Recent, Store, key_of
 from tests import manifests
 from tests.unit.core.builders import NS, uid
 from tests.unit.served import routing_configmap, served
@@ -24,6 +24,14 @@ OTHER_NS = "partner-b"
 
 def keys(entries: list[Any]) -> list[Key]:
     return [key_of(entry.raw) for entry in entries]
+
+
+def namespace_body(name: str, labels: dict[str, str], version: int = 1) -> Body:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "uid": f"ns-{name}", "resourceVersion": str(version), "labels": labels},
+    }
 
 
 def assert_indexes_consistent(store: Store) -> None:
@@ -155,6 +163,10 @@ def test_every_index_stays_consistent_through_a_history_of_events() -> None:
         ("put", "Domain", served(manifests.domain("d2", "t2", "renamed.example"), NS, version=2)),
         ("put", "License", served(manifests.license("l1", "t2", "2027-01-01T00:00:00Z"), OTHER_NS, version=2)),
         ("put", ROUTING, routing_configmap("d2", NS, version=2)),  # a second ConfigMap
+        ("put", NAMESPACE, namespace_body("tenant-a", {PARTNER_LABEL: NS})),
+        ("put", NAMESPACE, namespace_body("tenant-b", {PARTNER_LABEL: NS})),
+        ("put", NAMESPACE, namespace_body("tenant-a", {PARTNER_LABEL: OTHER_NS}, version=2)),  # relabelled
+        ("put", NAMESPACE, namespace_body("tenant-b", {}, version=2)),  # no longer a tenant namespace
         ("delete", "Service", served(manifests.service("s2", "d1", "sig-only"), NS)),
         ("delete", "DeployRequest", served(manifests.VALID["DeployRequest"], OTHER_NS)),
         ("delete", ROUTING, routing_configmap("d1", NS)),
@@ -173,6 +185,8 @@ def test_every_index_stays_consistent_through_a_history_of_events() -> None:
         assert_indexes_consistent(store)
 
     assert keys(store.lookup("services_by_domain", (NS, "d2"))) == [(NS, "s1"), (NS, "s2")]
+    assert keys(store.lookup("namespaces_by_partner", OTHER_NS)) == [("", "tenant-a")]
+    assert keys(store.lookup("namespaces_by_partner", NS)) == []
     assert keys(store.lookup("domains_by_name", "d2.example")) == [(OTHER_NS, "d1"), (OTHER_NS, "d2")]
     assert keys(store.lookup("routing_by_domain", (NS, "d2"))) == [(NS, "routing-d2")]
     assert store.lookup("routing_by_domain", (NS, "d1")) == []

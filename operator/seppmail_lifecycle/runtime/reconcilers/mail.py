@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from seppmail_lifecycle.core.driver import deliver_mail, drive, tenant_notifications
-from seppmail_lifecycle.core.partners import namespace_partner
 from seppmail_lifecycle.runtime.context import Context
 from seppmail_lifecycle.runtime.keys import MAIL
+from seppmail_lifecycle.runtime.partners import partner_of
 
 
 async def reconcile_mail(ctx: Context, namespace: str, tenant_name: str) -> None:
@@ -18,7 +18,7 @@ async def reconcile_mail(ctx: Context, namespace: str, tenant_name: str) -> None
         for domain in ctx.store.objects("domains_by_tenant", (namespace, tenant_name))
     ]
     licenses = ctx.store.objects("licenses_by_tenant", (namespace, tenant_name))
-    partner = namespace_partner(ctx.store.objects("partners_by_namespace", namespace))
+    partner = partner_of(ctx.store, namespace)
     notifications = tenant_notifications(entry.obj, domains, licenses, ctx.policy, ctx.clock(), partner)
     retry_at = await drive(deliver_mail(namespace, tenant_name, notifications), ctx.effects.perform)
     ctx.wake_at((MAIL, namespace, tenant_name), retry_at)

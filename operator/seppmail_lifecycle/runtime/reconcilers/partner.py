@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from seppmail_lifecycle.core.partners import decide_partner
 from seppmail_lifecycle.runtime.context import Context
+from seppmail_lifecycle.runtime.partners import tenants_served
 
 
 async def reconcile_partner(ctx: Context, namespace: str, name: str) -> None:
@@ -15,6 +16,5 @@ async def reconcile_partner(ctx: Context, namespace: str, name: str) -> None:
         await ctx.writer.write_invalid("Partner", entry, now)
         return
     in_namespace = ctx.store.objects("partners_by_namespace", namespace)
-    tenants = len(ctx.store.lookup("tenants_by_namespace", namespace))
-    decision = decide_partner(entry.obj, in_namespace, tenants, now)
+    decision = decide_partner(entry.obj, in_namespace, tenants_served(ctx.store, namespace), now)
     await ctx.writer.write_status("Partner", entry, decision.status, decision.transitions)
