@@ -40,10 +40,12 @@ class Discount(LifecycleModel):
 
 
 class Suspension(LifecycleModel):
-    """Suspends the service until removed."""
+    """Suspends the service until removed: access is limited (Suspended=True, Ready=False, and the
+    routing config lists it under `limited`); the phase stays."""
 
     reason: Literal["insufficient-funds", "misuse"] = Field(
-        description="Why the service is suspended: insufficient-funds or misuse."
+        description="Why the service is suspended: insufficient-funds (set and lifted by billing) or misuse "
+        "(by platform support); the chart's admission policy enforces who."
     )
 
 
@@ -53,7 +55,9 @@ class Cancellation(LifecycleModel):
     end_billing_date: date | None = Field(
         default=None,
         description="Last billed day (YYYY-MM-DD). Default: end of the month; earliest: the day after "
-        "the cancellation was seen.",
+        "the cancellation was seen. A billed service runs, and is removed not before, the end of this day "
+        "(or the cancellation delay, if later). Cancelling the base service ends its domain's services on "
+        "the base service's date.",
     )
     reason: ShortText | None = Field(default=None, description="Why the service is cancelled.")
 
@@ -86,7 +90,8 @@ class ServiceSpec(LifecycleModel):
     )
     discount: Discount | None = Field(
         default=None,
-        description="Discount with its reason.",
+        description="Discount with its reason; only platform support may set or change it (the chart's "
+        "admission policy, custom verb set-discount).",
         json_schema_extra={
             "x-kubernetes-validations": [
                 cel(
