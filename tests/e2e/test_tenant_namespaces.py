@@ -115,8 +115,9 @@ def test_tenants_in_their_own_namespaces_are_served_by_their_partner(
                 "Partner", "reseller", {"displayName": "Reseller AG", "admins": [{"email": "pat@reseller.test"}]}
             ),
         )
-        apply(catalogue, a, manifests.tenant("alpha"), manifests.domain("alpha", "alpha", "alpha.test"))
-        apply(catalogue, b, manifests.tenant("beta"), manifests.domain("beta", "beta", "alpha.test"))  # same name
+        # Domain names are unique cluster-wide (other tests' domains linger in deleted namespaces).
+        name = f"{a}.test"
+        apply(catalogue, a, manifests.tenant("alpha"), manifests.domain("alpha", "alpha", name))
 
         alpha = wait_for(
             "alpha provisioned",
@@ -132,16 +133,25 @@ def test_tenants_in_their_own_namespaces_are_served_by_their_partner(
         assert "'reseller'" in found["message"]
         [done] = mail_sink.wait_for(1, key=f"Domain/{alpha['metadata']['uid']}/provisioned")
         assert done.envelope_to == ("pat@reseller.test",)
+        # Domain names are unique across every namespace: the younger claim waits.
+        apply(catalogue, b, manifests.tenant("beta"), manifests.domain("beta", "beta", name))
+        beta = wait_for(
+            "beta's claim refused",
+            lambda: (
+                (d := get(catalogue, "domains.lifecycle", b, "beta"))
+                and (c := condition(d, "Confirmed"))
+                and c["reason"] == "DomainConflict"
+                and d
+            ),
+        )
+        assert beta["status"]["phase"] == "ordered"
+        assert f"claimed by Domain {a}/alpha" in condition(beta, "Confirmed")["message"]
         wait_for(
             "the partner counts the tenants of its tenant namespaces",
             lambda: (
                 (get(catalogue, "partners.lifecycle", partner, "reseller") or {}).get("status", {}).get("tenants") == 2
             ),
         )
-        # Domain names are unique across every namespace: the younger claim waits.
-        beta = get(catalogue, "domains.lifecycle", b, "beta")
-        assert beta["status"]["phase"] == "ordered"
-        assert condition(beta, "Confirmed")["status"] == "False"
     finally:
         assert operator.stop() == 0, operator.log_tail()
     errors = [line for line in operator.log_lines() if line.get("severity") in ("error", "critical")]

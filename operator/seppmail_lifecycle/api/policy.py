@@ -8,12 +8,13 @@ seconds. Durations are written like ``30d``, ``6h``, ``1d12h``, ``90s``, ``500ms
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, field_validator
 
 from seppmail_lifecycle.api.common import LifecycleModel
 
@@ -188,6 +189,11 @@ class Policy(LifecycleModel):
         "service also not before its end-billing date is over).",
     )
     auto_deploy: AutoDeployPolicy = Field(default_factory=AutoDeployPolicy, description="Deployment windows.")
+    business_time_zone: str = Field(
+        default="UTC",
+        description="The IANA time zone the site's calendar days are reckoned in (billing start and end, the "
+        "default end-billing date 'end of month', contract periods), e.g. Europe/Zurich.",
+    )
     retention: Duration = Field(
         default=timedelta(days=90),
         description="A deleted object is kept this long after it is deprovisioned, for usage settlement.",
@@ -201,6 +207,20 @@ class Policy(LifecycleModel):
     deploy_requests: DeployRequestPolicy = Field(
         default_factory=DeployRequestPolicy, description="Waiting for checks, and removal once completed."
     )
+
+    @field_validator("business_time_zone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)  # loaded (and cached) here, so deciding never reads the tz database
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r}: use an IANA name such as Europe/Zurich or UTC") from None
+        return name
+
+    @property
+    def zone(self) -> tzinfo:
+        """The business time zone."""
+        return ZoneInfo(self.business_time_zone)
 
     @classmethod
     def load(cls, path: Path | None) -> Policy:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel
@@ -45,6 +45,7 @@ from seppmail_lifecycle.core.order_machine import (
     OrderEvent,
     next_phase,
 )
+from seppmail_lifecycle.core.periods import local_day, local_midnight
 from seppmail_lifecycle.core.routing import RoutedService, RoutingConfig
 from seppmail_lifecycle.core.schedule import earliest, next_deploy_window
 from seppmail_lifecycle.core.verification import (
@@ -193,18 +194,18 @@ def _requested_end(service: Service, cancel: CancelCause | None) -> date | None:
     return cancel.end_billing if cancel else None
 
 
-def _runs_until(service: Service, cancel: CancelCause | None) -> datetime | None:
+def _runs_until(service: Service, cancel: CancelCause | None, zone: tzinfo) -> datetime | None:
     """When a cancelled, billed service may be removed at the earliest: the end of its last
     billed day (seed 004: it runs until its end-billing date). None if it was never billed."""
     cancelled_at = service.status.cancelled_at or (max(cancel.at, service.meta.created) if cancel else None)
     billing = service.status.billing
     if cancelled_at is None or billing is None or billing.start is None:
         return None
-    end = end_billing_date(_requested_end(service, cancel), cancelled_at.date()).date
-    return datetime.combine(end + timedelta(days=1), time(), tzinfo=UTC)
+    end = end_billing_date(_requested_end(service, cancel), local_day(cancelled_at, zone)).date
+    return local_midnight(end + timedelta(days=1), zone)
 
 
-def _last_day_used(current: OrderStatus, moving: _Phase, now: datetime) -> date | None:
+def _last_day_used(current: OrderStatus, moving: _Phase, now: datetime, zone: tzinfo) -> date | None:
     """The last day a removed service was in use: the day its removal started (the day before,
     if it started at midnight: a service removed as its last billed day ends used no more)."""
     if moving.status.deprovisioned_at is None:
@@ -213,7 +214,7 @@ def _last_day_used(current: OrderStatus, moving: _Phase, now: datetime) -> date 
         (now for t in moving.transitions if t.to == P.DEPROVISIONING.value),
         next((h.at for h in reversed(current.history) if h.to == P.DEPROVISIONING.value), None),
     )
-    return ((started or moving.status.deprovisioned_at) - timedelta(microseconds=1)).date()
+    return local_day((started or moving.status.deprovisioned_at) - timedelta(microseconds=1), zone)
 
 
 def _removal_due(status: OrderStatus, policy: Policy, not_before: datetime | None = None) -> datetime | None:
@@ -511,7 +512,7 @@ def _decide_domain_phase(
     cancel = _domain_cancel(world, policy.base_product, now)
     # The domain carries its services: it is removed only once the last billed one may be.
     moving.removal_not_before = max(
-        (t for s in world.services if (t := _runs_until(s, cancel)) is not None), default=None
+        (t for s in world.services if (t := _runs_until(s, cancel, policy.zone)) is not None), default=None
     )
     failure = check_domain(domain, world.tenant, world.services, world.products, world.claims, policy.base_product)
     base = [s for s in world.services if s.spec.product == policy.base_product]
@@ -569,7 +570,7 @@ def _decide_service(
         # A service booked after its domain was cancelled is not cancelled before it existed.
         cascaded = replace(domain_cancel, at=max(domain_cancel.at, service.meta.created))
     cancel = own or cascaded
-    moving.removal_not_before = _runs_until(service, cancel)
+    moving.removal_not_before = _runs_until(service, cancel, policy.zone)
     failure = check_service(service, world.domain, domain_failure, world.services, world.products)
     # Expediting the domain (or its base service) expedites every service it cancelled.
     expedited = _expedited(service.meta) or (cascaded is not None and domain_expedited)
@@ -618,8 +619,8 @@ def _decide_service(
             requested: date | None = status.billing.end
         else:
             requested = _requested_end(service, cancel)
-        end = end_billing_date(requested, status.cancelled_at.date())
-        usage_ended = _last_day_used(current, moving, now)
+        end = end_billing_date(requested, local_day(status.cancelled_at, policy.zone))
+        usage_ended = _last_day_used(current, moving, now, policy.zone)
         if status.billing is not None and status.billing.start is not None:  # only what was billed ends
             status.billing = status.billing.model_copy(update={"end": billed_until(end.date, usage_ended)})
         # The cause can be gone (a released base service); the cancellation itself stays.
@@ -634,7 +635,7 @@ def _decide_service(
                 moving.transitions.append(
                     Transition(None, moving.phase.value, "EndBillingDateAdjusted", cancel_message, warning=True)
                 )
-    _start_billing(service, status, moving.phase, now)
+    _start_billing(service, status, moving.phase, now, policy.zone)
     status.subscription = _subscription(service, world, moving.phase, status.provisioned_at is not None)
     status.domain_name = world.domain.spec.domain_name if world.domain else None
     discount = service.spec.discount
@@ -689,12 +690,12 @@ def _subscription(service: Service, world: DomainWorld, phase: P, ever_provision
     return current.model_copy(update={"state": state, "reason": reason})
 
 
-def _start_billing(service: Service, status: ServiceStatus, phase: P, now: datetime) -> None:
-    """Billing starts once the service is provisioned and users are entered."""
+def _start_billing(service: Service, status: ServiceStatus, phase: P, now: datetime, zone: tzinfo) -> None:
+    """Billing starts once the service is provisioned and users are entered (that local day)."""
     if status.billing is not None and status.billing.start is not None:
         return
     if phase is P.PROVISIONED and service.spec.users > 0:
-        start: date = now.date()
+        start: date = local_day(now, zone)
         status.billing = (status.billing or BillingStatus()).model_copy(update={"start": start})
 
 

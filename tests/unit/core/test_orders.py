@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from seppmail_lifecycle.api.common import Condition, NextTransition
+from seppmail_lifecycle.api.policy import Policy
 from seppmail_lifecycle.api.service import Suspension
 from seppmail_lifecycle.api.states import OrderPhase as P
 from seppmail_lifecycle.core import conditions as c
@@ -80,12 +81,15 @@ def zone_with_every_record(w: DomainWorld, now: datetime) -> DnsObservation:
 
 
 def decide(
-    w: DomainWorld, now: datetime, zone: Callable[[DomainWorld, datetime], DnsObservation] = zone_with_every_record
+    w: DomainWorld,
+    now: datetime,
+    zone: Callable[[DomainWorld, datetime], DnsObservation] = zone_with_every_record,
+    policy: Policy = POLICY,
 ) -> DomainOutcome:
     """One decision with the DNS answers it asks for, before any routing effect is carried out."""
-    outcome = decide_domain(w, POLICY, now)
-    if dns_lookups_due(w, outcome, POLICY, now):
-        outcome = decide_domain(replace(w, dns=zone(w, now)), POLICY, now)
+    outcome = decide_domain(w, policy, now)
+    if dns_lookups_due(w, outcome, policy, now):
+        outcome = decide_domain(replace(w, dns=zone(w, now)), policy, now)
     return outcome
 
 
@@ -136,7 +140,10 @@ class Reconciled:
 
 
 def reconcile(
-    w: DomainWorld, now: datetime, zone: Callable[[DomainWorld, datetime], DnsObservation] = zone_with_every_record
+    w: DomainWorld,
+    now: datetime,
+    zone: Callable[[DomainWorld, datetime], DnsObservation] = zone_with_every_record,
+    policy: Policy = POLICY,
 ) -> tuple[DomainWorld, Reconciled]:
     """One reconcile as the operator runs it: the core's plan with effects on an in-memory
     backend and resolver, then the writes."""
@@ -154,7 +161,7 @@ def reconcile(
         assert isinstance(effect, LookUpDns)
         return zone(w, now)
 
-    outcome = drive_sync(settle_domain(w, POLICY, now), perform)
+    outcome = drive_sync(settle_domain(w, policy, now), perform)
     return apply(w, outcome, held["routing"]), Reconciled(outcome, tuple(effects))
 
 
@@ -166,8 +173,8 @@ def moves(outcome: DomainOutcome | Reconciled) -> list[tuple[str, str | None, st
     return [(d.name, t.from_, t.to, t.reason) for d in decisions for t in d.transitions]
 
 
-def assert_idempotent(w: DomainWorld, now: datetime) -> None:
-    again = decide(w, now)
+def assert_idempotent(w: DomainWorld, now: datetime, policy: Policy = POLICY) -> None:
+    again = decide(w, now, policy=policy)
     assert moves(again) == []
     assert again.routing is None
     if w.domain is not None:
@@ -176,18 +183,18 @@ def assert_idempotent(w: DomainWorld, now: datetime) -> None:
     assert [d.status for d in again.services] == [s.status for s in w.services]
 
 
-def settle(w: DomainWorld, now: datetime) -> tuple[DomainWorld, list[Reconciled]]:
+def settle(w: DomainWorld, now: datetime, policy: Policy = POLICY) -> tuple[DomainWorld, list[Reconciled]]:
     """Reconcile at one instant until nothing moves (the watch event of each write triggers the
     next reconcile, as in the operator)."""
     rounds = []
     for _ in range(3):
-        w, reconciled = reconcile(w, now)
+        w, reconciled = reconcile(w, now, policy=policy)
         rounds.append(reconciled)
         if not moves(reconciled) and not reconciled.effects:
             break
     else:
         pytest.fail("the decisions did not settle")
-    assert_idempotent(w, now)
+    assert_idempotent(w, now, policy)
     return w, rounds
 
 
@@ -985,6 +992,40 @@ def test_the_discount_is_shown_with_its_reason() -> None:
     assert svc(w, "acme-base").status.discount == "10 (nfr)"
     assert svc(w, "acme-sig").status.discount is None
     assert svc(w, "acme-base").status.domain_name == DOMAIN_NAME
+
+
+# --------------------------------------------------------------------------------------- business time zone
+
+ZURICH_SITE = POLICY.model_copy(update={"business_time_zone": "Europe/Zurich"})
+
+
+def test_dates_are_calendar_days_of_the_business_time_zone() -> None:
+    # Cancelled at 00:30 on 1 December in Zurich (23:30 UTC on 30 November): December's end.
+    cancelled_at = datetime(2026, 11, 30, 23, 30, tzinfo=T0.tzinfo)
+    w, _ = settle(edit(standard(), "acme-sig", cancellation=cancellation()), cancelled_at, ZURICH_SITE)
+    billing = svc(w, "acme-sig").status.billing
+    assert billing is not None
+    assert billing.end == date(2026, 12, 31)
+    # It runs until 31 December is over in Zurich: 23:00 UTC.
+    assert svc(w, "acme-sig").status.next == NextTransition(
+        action="Deprovision", at=datetime(2026, 12, 31, 23, tzinfo=T0.tzinfo)
+    )
+    # The same instant on a UTC site is still November.
+    w, _ = settle(edit(standard(), "acme-sig", cancellation=cancellation()), cancelled_at)
+    billing = svc(w, "acme-sig").status.billing
+    assert billing is not None
+    assert billing.end == date(2026, 11, 30) + timedelta(days=1)  # earliest: the day after
+
+
+def test_billing_starts_on_the_local_day() -> None:
+    late = datetime(2026, 11, 2, 23, 30, tzinfo=T0.tzinfo)  # 00:30 on 3 November in Zurich
+    w, _ = settle(confirmed(base(users=3), domain=domain()), late, ZURICH_SITE)
+    assert billing_start(w, "acme-base") == date(2026, 11, 3)
+
+
+def test_an_unknown_time_zone_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus'"):
+        Policy.model_validate({"businessTimeZone": "Mars/Olympus"})
 
 
 # --------------------------------------------------------------------------------------- suspension

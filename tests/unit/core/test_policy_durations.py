@@ -98,6 +98,7 @@ def test_the_policy_is_written_and_read_with_duration_strings() -> None:
     assert dumped == {
         "cancellationDelay": "2m",
         "autoDeploy": {"every": "10s", "offset": "3s"},
+        "businessTimeZone": "UTC",
         "retention": "1m30s",
         "baseProduct": "base",
         "dns": {
