@@ -142,6 +142,19 @@ def test_a_failing_backend_is_a_condition_on_the_domain_and_recovers(
     )
     assert failing["status"]["phase"] == "provisioning"  # the order is kept
     assert "immutable" in condition(failing, "BackendReady")["message"]
+    # Its (booked) base service may not be fully available: ERRONEOUS (seed 004) until it recovers.
+    wait_for(
+        "the service erroneous",
+        lambda: (
+            (
+                ((get(catalogue, "services.lifecycle", namespace, "broken-base") or {}).get("status") or {}).get(
+                    "subscription"
+                )
+                or {}
+            ).get("state")
+            == "ERRONEOUS"
+        ),
+    )
 
     catalogue.kubectl("delete", "configmap", "routing-broken", "-n", namespace)
     recovered = wait_for(
@@ -154,4 +167,10 @@ def test_a_failing_backend_is_a_condition_on_the_domain_and_recovers(
         timeout=40,
     )
     assert condition(recovered, "BackendReady")["status"] == "True"
+    wait_for(
+        "the service OK again",
+        lambda: (
+            get(catalogue, "services.lifecycle", namespace, "broken-base")["status"]["subscription"]["state"] == "OK"
+        ),
+    )
     assert get(catalogue, "configmaps", namespace, "routing-broken")["data"]["domain"] == "broken.test"

@@ -687,6 +687,10 @@ def _subscription(service: Service, world: DomainWorld, phase: P, ever_provision
             state, reason = SubscriptionState.SUSPENDED, SuspensionReason(service.spec.suspension.reason)
         elif world.license.frozen:
             state, reason = SubscriptionState.SUSPENDED, SuspensionReason.LICENSE_FROZEN
+        elif world.backend_error is not None:
+            # Seed 004: "experienced issues and may not be fully available", until the backend
+            # holds its domain's routing config again.
+            state = SubscriptionState.ERRONEOUS
     return current.model_copy(update={"state": state, "reason": reason})
 
 

@@ -1084,6 +1084,22 @@ def test_a_confidential_domain_is_routed_as_confidential_and_can_be_switched_in_
 # --------------------------------------------------------------------------------------- subscription state
 
 
+@pytest.mark.parametrize("phase", [P.PROVISIONING, P.PROVISIONED])
+def test_a_backend_failure_makes_the_services_erroneous_until_it_recovers(phase: P) -> None:
+    w = started(confirmed(base(users=5), sig(users=5))) if phase is P.PROVISIONING else standard()
+    broken = replace(w, backend_error='configmaps "routing-acme-com" is immutable')
+    outcome = decide(broken, WINDOW + timedelta(minutes=1))
+    states = {d.name: d.status.subscription.state if d.status.subscription else None for d in outcome.services}
+    assert set(states.values()) == {"ERRONEOUS"}
+    # A suspension says more than the backend's trouble.
+    suspended = edit(broken, "acme-sig", suspension=Suspension(reason="misuse"))
+    by_name = {d.name: d.status.subscription for d in decide(suspended, WINDOW + timedelta(minutes=1)).services}
+    assert by_name["acme-sig"] is not None
+    assert by_name["acme-sig"].state == "SUSPENDED"
+    w, _ = settle(w, WINDOW + timedelta(minutes=2))  # the backend works again
+    assert {s.status.subscription.state for s in w.services if s.status.subscription} == {"OK"}
+
+
 def test_a_service_cancelled_before_it_was_ever_provisioned_never_reads_ok() -> None:
     w, _ = settle(edit(confirmed(base(users=5), sig(users=5)), "acme-sig", cancellation=cancellation()), T0)
     sig_status = svc(w, "acme-sig").status
