@@ -117,6 +117,18 @@ def _service(name: str, domain: str, product: str, **spec: Any) -> Body:
     return manifests.service(name, domain, product, **spec)
 
 
+def _provisioned_with_sign_only(plane: ControlPlane, namespace: str, name: str, users: int) -> None:
+    """Tenant and domain ``name`` with a base and a sign-only service of ``users``, provisioned."""
+    apply(
+        plane,
+        namespace,
+        *_tenant_domain(name, f"{name}.example"),
+        _service(f"{name}-base", name, "base", users=users),
+        _service(f"{name}-sign-only", name, "sign-only", users=users),
+    )
+    wait_phases(plane, namespace, "services.lifecycle", "provisioned")
+
+
 def test_missing_dependency_holds_the_order_until_it_is_booked(
     catalogue: ControlPlane, namespace: str, start_operator: StartOperator
 ) -> None:
@@ -340,14 +352,7 @@ def test_cancelling_the_base_service_cancels_the_domain_and_removal_waits_for_th
     start_operator(FAST)
     # No users entered: nothing is billed, so removal waits for the delay only (a billed service
     # runs until its end-billing date: test_a_billed_service_runs_until_its_end_billing_date).
-    apply(
-        catalogue,
-        namespace,
-        *_tenant_domain("umbrella", "umbrella.example"),
-        _service("umbrella-base", "umbrella", "base", users=0),
-        _service("umbrella-sign-only", "umbrella", "sign-only", users=0),
-    )
-    wait_phases(catalogue, namespace, "services.lifecycle", "provisioned")
+    _provisioned_with_sign_only(catalogue, namespace, "umbrella", users=0)
 
     merge_patch(
         catalogue,
@@ -387,14 +392,7 @@ def test_a_billed_service_runs_until_its_end_billing_date(
     catalogue: ControlPlane, namespace: str, start_operator: StartOperator
 ) -> None:
     start_operator(FAST)
-    apply(
-        catalogue,
-        namespace,
-        *_tenant_domain("oscorp", "oscorp.example"),
-        _service("oscorp-base", "oscorp", "base", users=5),
-        _service("oscorp-sign-only", "oscorp", "sign-only", users=5),
-    )
-    wait_phases(catalogue, namespace, "services.lifecycle", "provisioned")
+    _provisioned_with_sign_only(catalogue, namespace, "oscorp", users=5)
     end = (datetime.now(UTC) + timedelta(days=40)).date()
     merge_patch(
         catalogue,

@@ -272,23 +272,17 @@ class KubeClient:
 
     async def list_namespaces(self) -> list[Body]:
         """Every Namespace, as plain bodies (their labels say which are tenant namespaces)."""
-        with api_errors():
-            listed = await self.api.call_api(
-                "/api/v1/namespaces",
-                "GET",
-                header_params={"Accept": "application/json"},
-                auth_settings=["BearerToken"],
-                response_types_map={200: "object"},
-                _return_http_data_only=True,
-            )
-        items: list[Body] = listed.get("items", [])
-        return items
+        return await self._list_plain("/api/v1/namespaces")
 
     async def list_priority_levels(self) -> list[Body]:
         """The API server's PriorityLevelConfigurations (API Priority and Fairness)."""
+        return await self._list_plain("/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations")
+
+    async def _list_plain(self, path: str) -> list[Body]:
+        """The items of a LIST at ``path`` as plain JSON (not the client's typed models)."""
         with api_errors():
             listed = await self.api.call_api(
-                "/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations",
+                path,
                 "GET",
                 header_params={"Accept": "application/json"},
                 auth_settings=["BearerToken"],
