@@ -25,7 +25,7 @@ from seppmail_lifecycle.api.service import BillingStatus, ServiceStatus, Subscri
 from seppmail_lifecycle.api.states import OrderPhase as P
 from seppmail_lifecycle.api.states import SubscriptionState, SuspensionReason
 from seppmail_lifecycle.core import conditions as c
-from seppmail_lifecycle.core.billing import billed_until, discount_label, end_billing_date
+from seppmail_lifecycle.core.billing import EndBillingDate, billed_until, discount_label, end_billing_date
 from seppmail_lifecycle.core.conditions import Cond, Transition, append_history, merge_conditions
 from seppmail_lifecycle.core.consistency import (
     CheckFailure,
@@ -194,6 +194,17 @@ def _requested_end(service: Service, cancel: CancelCause | None) -> date | None:
     return cancel.end_billing if cancel else None
 
 
+def _end_billing(service: Service, cancel: CancelCause | None, cancelled_at: datetime, zone: tzinfo) -> EndBillingDate:
+    """The end-billing date of a service cancelled at ``cancelled_at`` for ``cancel``."""
+    billing = service.status.billing
+    if cancel is None and billing is not None and billing.end is not None:
+        # The cause is gone (a released base service): what it ended the billing on stays.
+        requested: date | None = billing.end
+    else:
+        requested = _requested_end(service, cancel)
+    return end_billing_date(requested, local_day(cancelled_at, zone))
+
+
 def _runs_until(service: Service, cancel: CancelCause | None, zone: tzinfo) -> datetime | None:
     """When a cancelled, billed service may be removed at the earliest: the end of its last
     billed day (seed 004: it runs until its end-billing date). None if it was never billed."""
@@ -201,8 +212,7 @@ def _runs_until(service: Service, cancel: CancelCause | None, zone: tzinfo) -> d
     billing = service.status.billing
     if cancelled_at is None or billing is None or billing.start is None:
         return None
-    end = end_billing_date(_requested_end(service, cancel), local_day(cancelled_at, zone)).date
-    return local_midnight(end + timedelta(days=1), zone)
+    return local_midnight(_end_billing(service, cancel, cancelled_at, zone).date + timedelta(days=1), zone)
 
 
 def _last_day_used(current: OrderStatus, moving: _Phase, now: datetime, zone: tzinfo) -> date | None:
@@ -614,12 +624,7 @@ def _decide_service(
         failure = CheckFailure("DomainNotConfirmed", "Waiting for the domain to be confirmed.")
     cancel_message = ""
     if moving.phase not in ACTIVE_PHASES and status.cancelled_at is not None:
-        if cancel is None and status.billing is not None and status.billing.end is not None:
-            # The cause is gone (a released base service): what it ended the billing on stays.
-            requested: date | None = status.billing.end
-        else:
-            requested = _requested_end(service, cancel)
-        end = end_billing_date(requested, local_day(status.cancelled_at, policy.zone))
+        end = _end_billing(service, cancel, status.cancelled_at, policy.zone)
         usage_ended = _last_day_used(current, moving, now, policy.zone)
         if status.billing is not None and status.billing.start is not None:  # only what was billed ends
             status.billing = status.billing.model_copy(update={"end": billed_until(end.date, usage_ended)})
