@@ -98,3 +98,16 @@ def wait_phases(plane: ControlPlane, namespace: str, resource: str, expected: st
         lambda: (p := all_phases(plane, namespace, resource)) and all(v == expected for v in p.values()) and p,
         timeout,
     )
+
+
+def deploy_request_completed(plane: ControlPlane, namespace: str, name: str, timeout: float = 30.0) -> Body:
+    """Wait until the DeployRequest ``name`` is Completed; return it."""
+    return wait_for(
+        f"DeployRequest {name} completed",
+        lambda: (
+            (r := get(plane, "deployrequests.lifecycle", namespace, name))
+            and (r.get("status") or {}).get("phase") == "Completed"
+            and r
+        ),
+        timeout=timeout,
+    )

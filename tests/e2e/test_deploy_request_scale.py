@@ -24,7 +24,7 @@ from seppmail_lifecycle.runtime.reconcilers.deployrequest import reconcile_deplo
 from seppmail_lifecycle.runtime.writer import StatusWriter
 from tests import manifests
 from tests.e2e.conftest import StartOperator
-from tests.kube import apply, condition, get, wait_for, wait_phases
+from tests.kube import apply, condition, deploy_request_completed, get, wait_phases
 
 pytestmark = pytest.mark.e2e
 
@@ -35,17 +35,6 @@ Body = dict[str, Any]
 
 def deploy_request(name: str, domains: list[str]) -> Body:
     return {"apiVersion": API, "kind": "DeployRequest", "metadata": {"name": name}, "spec": {"domains": domains}}
-
-
-def completed(plane: ControlPlane, namespace: str, name: str) -> Body:
-    return wait_for(
-        f"DeployRequest {name} completed",
-        lambda: (
-            (r := get(plane, "deployrequests.lifecycle", namespace, name))
-            and (r.get("status") or {}).get("phase") == "Completed"
-            and r
-        ),
-    )
 
 
 def assert_bounded(status: Body) -> None:
@@ -68,7 +57,7 @@ def test_a_request_naming_500_domains_completes_and_deploys_the_one_that_exists(
     missing = [f"missing-{n:03}.example" for n in range(499)]
     apply(catalogue, namespace, deploy_request("deploy-many", [*missing, "zz-real"]))
 
-    status = completed(catalogue, namespace, "deploy-many")["status"]
+    status = deploy_request_completed(catalogue, namespace, "deploy-many")["status"]
     assert_bounded(status)
     assert (status["deployedDomainCount"], status["skippedCount"]) == (1, 499)
     assert status["deployedDomains"] == ["zz-real"]

@@ -21,6 +21,7 @@ from tests.e2e.conftest import StartOperator
 from tests.kube import (
     apply,
     condition,
+    deploy_request_completed,
     events_for,
     get,
     items,
@@ -270,14 +271,7 @@ def test_tech_deploys_with_a_deploy_request_and_sales_may_not(
     assert "forbidden" in refused.stderr.lower()
 
     apply(catalogue, namespace, request, kubeconfig=tech)
-    done = wait_for(
-        "the DeployRequest completed",
-        lambda: (
-            (r := get(catalogue, "deployrequests.lifecycle", namespace, "deploy-now"))
-            and (r.get("status") or {}).get("phase") == "Completed"
-            and r
-        ),
-    )
+    done = deploy_request_completed(catalogue, namespace, "deploy-now")
     assert done["status"]["deployedDomains"] == ["hooli"]
     assert sorted(done["status"]["deployedServices"]) == ["hooli-base", "hooli-sign-only"]
     assert done["status"]["message"].startswith("Deployment started for 1 domain(s) and 2 service(s)")
@@ -321,15 +315,8 @@ def test_a_deploy_request_committed_with_its_domains_deploys_them_and_is_removed
         _service("wonka-sign-only", "wonka", "sign-only", users=1),
         *_tenant_domain("slugworth", "slugworth.example", tenantRef={"name": "nobody"}),  # its check fails
     )
-    done = wait_for(
-        "the request completed",
-        lambda: (
-            (r := get(catalogue, "deployrequests.lifecycle", namespace, "deploy-with-commit"))
-            and (r.get("status") or {}).get("phase") == "Completed"
-            and r
-        ),
-        timeout=25,  # well before waitForChecks (30 s): it completed because the checks did
-    )
+    # Well before waitForChecks (30 s): it completed because the checks did.
+    done = deploy_request_completed(catalogue, namespace, "deploy-with-commit", timeout=25)
     assert done["status"]["deployedDomains"] == ["wonka"]
     assert [s["name"] for s in done["status"]["skipped"]] == ["slugworth"]
     assert done["status"]["skipped"][0]["reason"].startswith("not confirmed yet: Tenant 'nobody' does not exist")
