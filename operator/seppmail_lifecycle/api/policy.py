@@ -142,7 +142,8 @@ class DeployRequestPolicy(LifecycleModel):
     wait_for_checks: Duration = Field(
         default=timedelta(minutes=2),
         description="A request waits this long (from its creation) for covered domains still being checked "
-        "(ordered, no check failed), so one committed together with its domains deploys them.",
+        "(ordered, not checked yet, or failed within the last 10 s), so one committed together with its "
+        "domains deploys them.",
     )
     ttl_after_completed: Duration | None = Field(
         default=timedelta(days=1),
