@@ -36,6 +36,30 @@ def license(name: str, tenant: str, expires_at: str, **spec: Any) -> Manifest:
     return obj("License", name, {"tenantRef": {"name": tenant}, "type": "full", "expiresAt": expires_at, **spec})
 
 
+def invoice(name: str, contract: str, tenant: str, start: str, end: str, total: str, **spec: Any) -> Manifest:
+    """An invoice as the operator writes one (for tests of what reads invoices)."""
+    return obj(
+        "Invoice",
+        name,
+        {
+            "contractRef": {"name": contract},
+            "tenantRef": {"name": tenant},
+            "period": {"start": start, "end": end},
+            "dueDate": start,
+            "total": {"amount": total, "currency": "CHF"},
+            **spec,
+        },
+    )
+
+
+def payment(name: str, invoice: str, amount: str, paid_at: str = "2026-12-20T10:00:00Z", **spec: Any) -> Manifest:
+    return obj(
+        "Payment",
+        name,
+        {"invoiceRef": {"name": invoice}, "amount": {"amount": amount, "currency": "CHF"}, "paidAt": paid_at, **spec},
+    )
+
+
 VALID: dict[str, Manifest] = {
     "Product": obj(
         "Product",
@@ -52,6 +76,8 @@ VALID: dict[str, Manifest] = {
     "Contract": obj("Contract", "c1", {"tenantRef": {"name": "t1"}, "billingInterval": "monthly"}),
     "License": obj("License", "l1", {"tenantRef": {"name": "t1"}, "type": "full", "expiresAt": "2027-01-01T00:00:00Z"}),
     "DeployRequest": obj("DeployRequest", "dr1", {"domains": ["d1"]}),
+    "Invoice": invoice("c1-20270101-r1", "c1", "t1", "2027-01-01", "2027-01-31", "10.00"),
+    "Payment": payment("pay1", "c1-20270101-r1", "10.00", reference="tx-1"),
     "Partner": obj(
         "Partner",
         "p1",

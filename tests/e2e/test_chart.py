@@ -546,7 +546,9 @@ ROLE_MATRIX: list[tuple[str, str, str, tuple[str, ...], bool]] = [
     ("tech", "create", "services", (), False),
     ("tech", "list", "invoices", (), False),
     ("platform-support", "patch", "services", (), True),
-    ("platform-support", "update", "invoices", (), True),
+    ("platform-support", "create", "payments", (), True),
+    ("platform-support", "update", "payments", (), False),  # a payment is a fact
+    ("platform-support", "update", "invoices", (), False),  # the operator's own
     ("platform-support", "list", "licenses", (), True),
     ("platform-support", "delete", "services", (), False),
     ("platform-support", "create", "invoices", (), False),
@@ -558,7 +560,12 @@ ROLE_MATRIX: list[tuple[str, str, str, tuple[str, ...], bool]] = [
     ("platform-support", "expedite-removal", "domains", (), True),
     ("platform-support", "suspend-insufficient-funds", "services", (), False),
     ("billing", "suspend-insufficient-funds", "services", (), True),
-    ("billing", "update", "invoices", (), True),
+    ("billing", "create", "payments", (), True),
+    ("billing", "list", "invoices", (), True),
+    ("billing", "update", "invoices", (), False),
+    ("sales", "create", "payments", (), False),
+    ("sales", "list", "payments", (), True),
+    ("partner-admin", "create", "payments", (), False),
     ("billing", "set-discount", "services", (), False),
     ("billing", "create", "services", (), False),
     ("partner-admin", "set-confidential", "domains", (), True),
@@ -708,6 +715,9 @@ OPERATOR_MATRIX: list[tuple[str, str, tuple[str, ...], bool]] = [
     ("create", f"services.{GROUP}", ("-A",), True),
     ("create", f"invoices.{GROUP}", ("-A",), True),
     ("delete", f"invoices.{GROUP}", ("-A",), True),
+    ("watch", f"payments.{GROUP}", ("-A",), True),
+    ("patch", f"payments.{GROUP}", ("--subresource=status", "-A"), True),
+    ("create", f"payments.{GROUP}", ("-A",), False),
     ("delete", "configmaps", ("-A",), True),
     ("create", "events", ("-A",), True),
     ("create", "events.events.k8s.io", ("-A",), True),
@@ -772,5 +782,6 @@ def test_built_in_roles_aggregate_sales_and_support(installed: ControlPlane, par
     eventually(lambda: can("admin", "create", "tenants"), "admin includes sales (through edit)")
     for built_in in ("admin", "edit", "view"):
         assert not can(built_in, "create", "deployrequests"), f"{built_in} must not deploy (Tech only)"
-        assert not can(built_in, "patch", "invoices"), f"{built_in} must not record payments"
+        assert not can(built_in, "patch", "invoices"), f"{built_in} must not change invoices"
+        assert not can(built_in, "create", "payments"), f"{built_in} must not record payments"
     assert not can("view", "create", "tenants")

@@ -67,7 +67,7 @@ Role per watched namespace. */}}
 {{- define "seppmail-lifecycle.operatorNamespacedRules" -}}
 # Watch every namespaced kind of the API.
 - apiGroups: ["lifecycle.seppmail.cloud"]
-  resources: [partners, tenants, domains, services, contracts, invoices, licenses, deployrequests]
+  resources: [partners, tenants, domains, services, contracts, invoices, payments, licenses, deployrequests]
   verbs: [get, list, watch]
 # Write status (conditions, phases, IDs, history).
 - apiGroups: ["lifecycle.seppmail.cloud"]
@@ -78,6 +78,7 @@ Role per watched namespace. */}}
     - services/status
     - contracts/status
     - invoices/status
+    - payments/status
     - licenses/status
     - deployrequests/status
   verbs: [patch, update]

@@ -11,6 +11,7 @@ from seppmail_lifecycle.api import (
     invoice,
     license,
     partner,
+    payment,
     product,
     service,
     tenant,
@@ -25,6 +26,7 @@ ALL_KINDS: tuple[KindInfo, ...] = (
     service.INFO,
     contract.INFO,
     invoice.INFO,
+    payment.INFO,
     license.INFO,
     deployrequest.INFO,
 )

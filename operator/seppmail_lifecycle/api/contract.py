@@ -7,8 +7,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from seppmail_lifecycle.api.common import LifecycleModel, LocalObjectRef, StatusBase, immutable
+from seppmail_lifecycle.api.common import LifecycleModel, LocalObjectRef, Money, ObjectName, StatusBase, immutable
 from seppmail_lifecycle.api.kinds import AGE, NEXT_ACTION, NEXT_AT, READY, TENANT, KindInfo, PrinterColumn
+from seppmail_lifecycle.api.states import ContractState
 
 
 class ContractSpec(LifecycleModel):
@@ -23,7 +24,9 @@ class ContractSpec(LifecycleModel):
     )
     trial_days: int = Field(default=0, ge=0, le=365, description="Free trial before the first period, in days.")
     auto_renew: bool = Field(
-        default=True, description="Renew the contract's services automatically by invoicing the next period."
+        default=True,
+        description="Renew the contract's services automatically by invoicing the next period; false: no service "
+        "of the contract renews (each expires at the end of its paid period).",
     )
 
 
@@ -35,10 +38,18 @@ class ContractPeriod(LifecycleModel):
 
 
 class ContractStatus(StatusBase):
-    """Trial and current period of the contract."""
+    """Trial, current period, state and invoicing of the contract."""
 
+    state: ContractState | None = Field(
+        default=None,
+        description="trial: in the trial; active: its billed services are paid for now; expired: none is.",
+    )
     trial_ends_at: datetime | None = Field(default=None, description="End of the trial, if any.")
     current_period: ContractPeriod | None = Field(default=None, description="The period being served now.")
+    services: int | None = Field(default=None, ge=0, description="Services referring to the contract.")
+    renewing: int | None = Field(default=None, ge=0, description="Of those, the ones renewing (auto-renew, billed).")
+    open_invoice: ObjectName | None = Field(default=None, description="The invoice waiting for payment, if any.")
+    amount_due: Money | None = Field(default=None, description="What the open invoices total.")
 
 
 INFO = KindInfo(
@@ -53,7 +64,9 @@ INFO = KindInfo(
         TENANT,
         PrinterColumn("Interval", ".spec.billingInterval", description="Billing interval."),
         PrinterColumn("Auto Renew", ".spec.autoRenew", "boolean", "Renew automatically."),
+        PrinterColumn("State", ".status.state", description="trial, active or expired."),
         PrinterColumn("Period End", ".status.currentPeriod.end", description="End of the current period (UTC)."),
+        PrinterColumn("Due", ".status.amountDue.amount", description="Total of the open invoices."),
         READY,
         NEXT_ACTION,
         NEXT_AT,

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, StringConstraints, field_validator
 
 from seppmail_lifecycle.api.common import LifecycleModel
 
@@ -181,6 +181,29 @@ class LicensePolicy(LifecycleModel):
     )
 
 
+class BillingPolicy(LifecycleModel):
+    """Invoicing, expiry and discontinuation of subscriptions (seed 004: these vary by site)."""
+
+    invoice_lead_time: Duration = Field(
+        default=timedelta(days=14),
+        description="An invoice for a contract's next period is created this long before the current period "
+        "(or the trial) ends; at the latest on that day.",
+    )
+    expired_after: Duration = Field(
+        default=timedelta(days=1),
+        description="A service whose paid period ended unpaid becomes EXPIRED this long after (no longer "
+        "accessible; paying its invoice still renews it).",
+    )
+    discontinued_after: Duration = Field(
+        default=timedelta(days=30),
+        description="An EXPIRED service becomes DISCONTINUED this long after it expired: it can no longer be "
+        "renewed and is cancelled, with its end-billing date the last paid day.",
+    )
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = Field(
+        default="CHF", description="The currency invoices are written in; products priced otherwise are reported."
+    )
+
+
 class Policy(LifecycleModel):
     """Every duration of the lifecycle, with the seeds' defaults."""
 
@@ -207,6 +230,9 @@ class Policy(LifecycleModel):
     )
     deploy_requests: DeployRequestPolicy = Field(
         default_factory=DeployRequestPolicy, description="Waiting for checks, and removal once completed."
+    )
+    billing: BillingPolicy = Field(
+        default_factory=BillingPolicy, description="Invoice lead time, expiry and discontinuation."
     )
 
     @field_validator("business_time_zone")

@@ -22,7 +22,11 @@ class ProductBilling(LifecycleModel):
     type: Literal["recurring", "one-time"] = Field(
         description="recurring: billed every contract period; one-time: billed once when provisioned."
     )
-    price: Money | None = Field(default=None, description="List price per user and billing period.")
+    price: Money | None = Field(
+        default=None,
+        description="List price per user and month of a recurring product (a quarterly contract bills 3 months, "
+        "a yearly one 12); of a one-time product, per user once.",
+    )
 
 
 class ProductSpec(LifecycleModel):

@@ -11,6 +11,7 @@ from seppmail_lifecycle.api.common import (
     Fqdn,
     LifecycleModel,
     LocalObjectRef,
+    ObjectName,
     ProductName,
     ShortText,
     cel,
@@ -121,7 +122,13 @@ class SubscriptionStatus(LifecycleModel):
 
     state: SubscriptionState | None = Field(default=None, description="Subscription state.")
     reason: SuspensionReason | None = Field(default=None, description="Why the service is suspended.")
-    expires_at: datetime | None = Field(default=None, description="End of the current paid period.")
+    expires_at: datetime | None = Field(
+        default=None, description="End of the paid (or trial) period the service is in, or was last in."
+    )
+    contract: ObjectName | None = Field(default=None, description="The contract that invoices the service.")
+    discontinued_at: datetime | None = Field(
+        default=None, description="When it was discontinued for not being renewed (it cannot be renewed since)."
+    )
 
 
 class BillingStatus(LifecycleModel):

@@ -48,7 +48,18 @@ class LicensePeriod(StrEnum):
     PURGED = "Purged"
 
 
+class ContractState(StrEnum):
+    """Contract ``status.state`` (seed 004)."""
+
+    TRIAL = "trial"
+    ACTIVE = "active"
+    EXPIRED = "expired"
+
+
 class InvoiceState(StrEnum):
+    """Invoice ``status.state``: open until paid; void when superseded or its period ended unpaid;
+    reimbursed when paid for services that no longer renew before its period started."""
+
     OPEN = "open"
     PAID = "paid"
     VOID = "void"

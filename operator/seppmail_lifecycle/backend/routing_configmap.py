@@ -58,6 +58,8 @@ def to_configmap(owner: DomainOwner, config: RoutingConfig) -> Body:
             "services": "".join(f"{s.name}={s.product}\n" for s in config.services),
             # Suspended services (seed 004: "access is limited"): name=reason, one per line.
             "limited": "".join(f"{s.name}={s.limited}\n" for s in config.services if s.limited),
+            # Expired services (seed 004: "no longer accessible" until renewed): name=reason.
+            "blocked": "".join(f"{s.name}={s.blocked}\n" for s in config.services if s.blocked),
         },
     }
 
@@ -65,11 +67,12 @@ def to_configmap(owner: DomainOwner, config: RoutingConfig) -> Body:
 def from_configmap(body: Body) -> RoutingConfig:
     data = body.get("data") or {}
     limited = dict(line.partition("=")[::2] for line in (data.get("limited") or "").splitlines())
+    blocked = dict(line.partition("=")[::2] for line in (data.get("blocked") or "").splitlines())
     services = []
     for line in (data.get("services") or "").splitlines():
         name, _, product = line.partition("=")
         if name:
-            services.append(RoutedService(name, product, limited.get(name) or None))
+            services.append(RoutedService(name, product, limited.get(name) or None, blocked.get(name) or None))
     metadata = body["metadata"]
     return RoutingConfig(
         tenant=data.get("tenant", ""),

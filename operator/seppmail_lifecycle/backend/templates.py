@@ -159,3 +159,62 @@ def license_frozen(tenant_name: str, frozen_on: str, purge_on: str, purge_held: 
             purge,
         ],
     )
+
+
+def invoice_created(
+    tenant_name: str,
+    invoice: str,
+    period: tuple[str, str],
+    total: str,
+    due_date: str,
+    lines: Sequence[tuple[str, str, str]],
+) -> tuple[str, str, str]:
+    """A new invoice for a contract's period: what it bills, and when it is due."""
+    subject = f"seppmail.cloud invoice {invoice}: {total}, due {due_date}"
+    intro = (
+        f"Invoice {invoice} for {tenant_name} covers {period[0]} to {period[1]}. The total of {total} is due by "
+        f"{due_date}; paying it renews the services listed."
+    )
+    text = f"Hello,\n\n{intro}\n\n" + "".join(f"  {s}  {d}  {a}\n" for s, d, a in lines)
+    text += f"\nKind regards,\n{SIGNATURE}\n"
+    body = f"<p>Hello,</p>\n<p>{escape(intro)}</p>\n" + _html_rows([(f"{s}: {d}", a) for s, d, a in lines])
+    return subject, text, _html_page(subject, body)
+
+
+def payment_received(tenant_name: str, invoice: str, total: str, paid_on: str) -> tuple[str, str, str]:
+    """The invoice is paid: its services are renewed."""
+    return _paragraphs(
+        f"seppmail.cloud: payment received for invoice {invoice}",
+        [
+            f"We received the payment of {total} for invoice {invoice} of {tenant_name} on {paid_on}. The "
+            "services it lists are renewed for its period.",
+        ],
+    )
+
+
+def service_expired(
+    tenant_name: str, service: str, product: str, domain_name: str, expired_on: str, discontinue_on: str
+) -> tuple[str, str, str]:
+    """Not renewed: no longer accessible, still renewable until it is discontinued."""
+    return _paragraphs(
+        f"seppmail.cloud: {product} for {domain_name} has expired",
+        [
+            f"The {product} service {service} of {tenant_name} for {domain_name} was paid until {expired_on} and "
+            "has not been renewed: it is no longer accessible.",
+            f"Paying its open invoice renews it. Unless renewed, it is discontinued on {discontinue_on} and can "
+            "then no longer be renewed.",
+        ],
+    )
+
+
+def service_discontinued(
+    tenant_name: str, service: str, product: str, domain_name: str, expired_on: str
+) -> tuple[str, str, str]:
+    """Expired too long: discontinued for good, and removed."""
+    return _paragraphs(
+        f"seppmail.cloud: {product} for {domain_name} is discontinued",
+        [
+            f"The {product} service {service} of {tenant_name} for {domain_name} expired on {expired_on} and was "
+            "not renewed: it is discontinued and will be removed. It cannot be renewed; book it again if needed.",
+        ],
+    )

@@ -126,6 +126,15 @@ def _parser() -> argparse.ArgumentParser:
         "namespace> (watches Namespaces)",
     )
 
+    run.add_argument(
+        "--time-offset",
+        metavar="DURATION",
+        type=parse_duration,
+        default="0s",
+        help="decide as if it were this much later (e.g. 32d): try calendar-month billing in minutes, or test it; "
+        "never in production (statuses, events and mails carry the shifted times)",
+    )
+
     sub.add_parser("crds", help="print the CustomResourceDefinitions as YAML")
     sub.add_parser("version", help="print the version")
     return parser
@@ -173,6 +182,7 @@ def run_operator(args: argparse.Namespace) -> int:
         verbose=args.verbose,
         workers=args.workers,
         tenant_namespaces=args.tenant_namespaces,
+        time_offset=args.time_offset,
     )
     if args.tenant_namespaces:
         from seppmail_lifecycle.handlers.namespace import watch_namespaces

@@ -57,6 +57,7 @@ class ProcessOptions:
     verbose: bool = False
     workers: int | None = None  # None: sized to the API server's priority level
     tenant_namespaces: bool = False  # watch Namespaces for their partner label
+    time_offset: timedelta = timedelta(0)  # decide as if it were this much later (demos, tests)
 
 
 def own_namespace() -> str:
@@ -126,6 +127,9 @@ class OperatorProcess:
                 logger.info("stopped while waiting for the lease")
                 return 0
         elector = self.elector
+        offset = self.options.time_offset
+        if offset:
+            logger.warning("deciding as if it were %s later than it is (--time-offset)", offset)
         self.runtime = await OperatorRuntime.start(
             client,
             self.options.policy,
@@ -133,6 +137,7 @@ class OperatorProcess:
             self.options.smtp,
             workers=self.options.workers,
             tenant_namespaces=self.options.tenant_namespaces,
+            clock=(lambda: utc_now() + offset) if offset else utc_now,
             may_write=elector.is_leader if elector is not None else lambda: True,
         )
         lease = asyncio.create_task(_hold(elector), name="seppmail-lifecycle-lease") if elector else None

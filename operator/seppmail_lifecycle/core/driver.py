@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 from seppmail_lifecycle.api.policy import Policy
 from seppmail_lifecycle.core.license_effects import tenant_keeper
 from seppmail_lifecycle.core.licenses import LicenseDecision, decide_license
-from seppmail_lifecycle.core.model import Domain, License, Partner, Service, Tenant
-from seppmail_lifecycle.core.notifications import Notification, domain_notifications
+from seppmail_lifecycle.core.model import Domain, Invoice, License, Partner, Service, Tenant
+from seppmail_lifecycle.core.notifications import Notification, billing_notifications, domain_notifications
 from seppmail_lifecycle.core.orders import (
     ApplyRouting,
     DomainOutcome,
@@ -143,15 +143,23 @@ def tenant_notifications(
     policy: Policy,
     now: datetime,
     partner: Partner | None = None,
+    invoices: Sequence[Invoice] = (),
 ) -> tuple[Notification, ...]:
-    """Every notification the tenant's domains and licenses call for at ``now``, addressed as the
-    policy says (partner actions to ``partner``, customer notices to the tenant, by default)."""
+    """Every notification the tenant's domains, licenses and invoices call for at ``now``,
+    addressed as the policy says (partner actions to ``partner``, customer notices to the tenant,
+    by default)."""
     found: list[Notification] = []
     partner_actions = addressed_to(policy.mail.partner_actions_to, tenant, partner)
     for domain, services in domains:
         found += domain_notifications(domain, tenant, services, partner_actions)
     for license in licenses:
         found += decide_license(license, tenant, policy, now, partner=partner).notifications
+    customer = addressed_to(policy.mail.customer_notices_to, tenant, partner)
+    billing = policy.billing
+    services = [s for _, of_domain in domains for s in of_domain]
+    found += billing_notifications(
+        tenant, invoices, services, customer, billing.expired_after + billing.discontinued_after
+    )
     return tuple(found)
 
 

@@ -12,8 +12,10 @@ from pydantic import BaseModel
 from seppmail_lifecycle.api.contract import ContractSpec, ContractStatus
 from seppmail_lifecycle.api.deployrequest import DeployRequestSpec, DeployRequestStatus
 from seppmail_lifecycle.api.domain import DomainSpec, DomainStatus
+from seppmail_lifecycle.api.invoice import InvoiceSpec, InvoiceStatus
 from seppmail_lifecycle.api.license import LicenseSpec, LicenseStatus
 from seppmail_lifecycle.api.partner import PartnerSpec, PartnerStatus
+from seppmail_lifecycle.api.payment import PaymentSpec, PaymentStatus
 from seppmail_lifecycle.api.product import ProductSpec, ProductStatus
 from seppmail_lifecycle.api.service import ServiceSpec, ServiceStatus
 from seppmail_lifecycle.api.tenant import TenantSpec, TenantStatus
@@ -66,5 +68,7 @@ Tenant = Obj[TenantSpec, TenantStatus]
 Domain = Obj[DomainSpec, DomainStatus]
 Service = Obj[ServiceSpec, ServiceStatus]
 Contract = Obj[ContractSpec, ContractStatus]
+Invoice = Obj[InvoiceSpec, InvoiceStatus]
+Payment = Obj[PaymentSpec, PaymentStatus]
 License = Obj[LicenseSpec, LicenseStatus]
 DeployRequest = Obj[DeployRequestSpec, DeployRequestStatus]

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
+from seppmail_lifecycle.api.states import InvoiceState, SubscriptionState
 from seppmail_lifecycle.api.states import OrderPhase as P
-from seppmail_lifecycle.core.model import Domain, Service, Tenant
+from seppmail_lifecycle.core.model import Domain, Invoice, Service, Tenant
 from seppmail_lifecycle.core.partners import tenant_recipients
 from seppmail_lifecycle.core.schedule import backoff
 
@@ -26,6 +27,10 @@ Template = Literal[
     "license-grace",
     "license-mx-change",
     "license-frozen",
+    "invoice-created",
+    "payment-received",
+    "service-expired",
+    "service-discontinued",
 ]
 LedgerState = Literal["sending", "sent", "failed"]
 
@@ -102,6 +107,84 @@ def domain_notifications(
                 },
             )
         )
+    return out
+
+
+def billing_notifications(
+    tenant: Tenant,
+    invoices: Sequence[Invoice],
+    services: Sequence[Service],
+    to: tuple[str, ...],
+    discontinue_after: timedelta,
+) -> list[Notification]:
+    """Seed 004's mails, each once: an invoice created, its payment received (it is paid), a
+    service expired (once per lapse: a renewed service that lapses again is mailed again), a
+    service discontinued. ``discontinue_after``: the time from expiry to discontinuation."""
+    out: list[Notification] = []
+    name = tenant.spec.display_name
+    for invoice in sorted(invoices, key=lambda i: i.name):
+        spec, state = invoice.spec, invoice.status.state
+        common = {
+            "tenant_name": name,
+            "invoice": invoice.name,
+            "total": spec.total.amount,
+            "currency": spec.total.currency,
+        }
+        if state in (InvoiceState.OPEN, InvoiceState.PAID):
+            out.append(
+                Notification(
+                    key=f"Invoice/{invoice.meta.uid}/created",
+                    template="invoice-created",
+                    to=to,
+                    params={
+                        **common,
+                        "period_start": spec.period.start.isoformat(),
+                        "period_end": spec.period.end.isoformat(),
+                        "due_date": spec.due_date.isoformat(),
+                        "lines": tuple(f"{x.service}\t{x.description}\t{x.amount}" for x in spec.lines),
+                    },
+                )
+            )
+        if state is InvoiceState.PAID:
+            paid_at = invoice.status.paid_at
+            out.append(
+                Notification(
+                    key=f"Invoice/{invoice.meta.uid}/paid",
+                    template="payment-received",
+                    to=to,
+                    params={**common, "paid_on": paid_at.date().isoformat() if paid_at else ""},
+                )
+            )
+    for service in sorted(services, key=lambda s: s.name):
+        subscription = service.status.subscription
+        if subscription is None or subscription.expires_at is None:
+            continue
+        params = {
+            "tenant_name": name,
+            "service": service.name,
+            "product": service.spec.product,
+            "domain_name": service.status.domain_name or service.spec.domain_ref.name,
+            "expired_on": subscription.expires_at.date().isoformat(),
+        }
+        if subscription.state is SubscriptionState.EXPIRED:
+            discontinue_on = (subscription.expires_at + discontinue_after).date().isoformat()
+            out.append(
+                Notification(
+                    key=f"Service/{service.meta.uid}/expired/{subscription.expires_at.isoformat()}",
+                    template="service-expired",
+                    to=to,
+                    params={**params, "discontinue_on": discontinue_on},
+                )
+            )
+        if subscription.discontinued_at is not None:
+            out.append(
+                Notification(
+                    key=f"Service/{service.meta.uid}/discontinued",
+                    template="service-discontinued",
+                    to=to,
+                    params=params,
+                )
+            )
     return out
 
 

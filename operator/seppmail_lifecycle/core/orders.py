@@ -35,9 +35,10 @@ from seppmail_lifecycle.core.consistency import (
     is_cancel_requested,
 )
 from seppmail_lifecycle.core.ids import object_id
+from seppmail_lifecycle.core.invoicing import ServiceTerm, service_term
 from seppmail_lifecycle.core.license_effects import NONE as NO_LICENSE_EFFECTS
 from seppmail_lifecycle.core.license_effects import LicenseEffects
-from seppmail_lifecycle.core.model import DeployRequest, Domain, Meta, Product, Service, Tenant
+from seppmail_lifecycle.core.model import Contract, DeployRequest, Domain, Invoice, Meta, Product, Service, Tenant
 from seppmail_lifecycle.core.order_machine import (
     ACTIVE_PHASES,
     DEPLOYED_PHASES,
@@ -84,6 +85,10 @@ class DomainWorld:
     """The error of this round's backend effect, if it failed (recorded, then retried)."""
     license: LicenseEffects = NO_LICENSE_EFFECTS
     """What the tenant's licenses mean here: mail blocked while frozen, everything gone once purged."""
+    contracts: Mapping[str, Contract] = field(default_factory=dict)
+    """The contracts the services name, by name."""
+    invoices: Mapping[str, tuple[Invoice, ...]] = field(default_factory=dict)
+    """Each of those contracts' invoices, by contract name."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,8 @@ class Decision(Generic[StatusT]):
     status: StatusT
     transitions: tuple[Transition, ...] = ()
     release_finalizer: bool = False
+    routed: RoutedService | None = None
+    """A service's entry in its domain's routing config while it is routed."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,8 @@ class CancelCause:
     end_billing: date | None = None
     """The end-billing date the cause asked for (a cancelled base service's, for the services it
     cancels with it); None: the default."""
+    fixed_end: bool = False
+    """``end_billing`` stands as it is, even in the past (a discontinued service was last paid then)."""
 
 
 @dataclass
@@ -197,6 +206,8 @@ def _requested_end(service: Service, cancel: CancelCause | None) -> date | None:
 def _end_billing(service: Service, cancel: CancelCause | None, cancelled_at: datetime, zone: tzinfo) -> EndBillingDate:
     """The end-billing date of a service cancelled at ``cancelled_at`` for ``cancel``."""
     billing = service.status.billing
+    if cancel is not None and cancel.fixed_end and cancel.end_billing is not None:
+        return EndBillingDate(cancel.end_billing)
     if cancel is None and billing is not None and billing.end is not None:
         # The cause is gone (a released base service): what it ended the billing on stays.
         requested: date | None = billing.end
@@ -419,6 +430,8 @@ def _finish(
     backend_error: str | None = None,
     suspended: SuspensionReason | None = None,
     blocked_by: str | None = None,
+    subscription: Sequence[Cond] = (),
+    later: NextTransition | None = None,
 ) -> tuple[NextTransition | None, bool]:
     """Fill in the common status fields of an order object; returns its next and finalizer release."""
     status = moving.status
@@ -428,7 +441,7 @@ def _finish(
     nxt = _next(moving, meta, policy)
     if nxt is None and moving.phase is P.PROVISIONING and recheck_at is not None:
         nxt = NextTransition(action="RecheckDNS", at=recheck_at)
-    status.next = nxt
+    status.next = nxt or later
     decided = _conditions(moving.phase, failure, cancel, nxt, cancel_message, awaiting)
     if kind == "Domain":
         decided.append(
@@ -454,6 +467,12 @@ def _finish(
             decided.append(Cond(SUSPENDED, "True", reason, message))
         else:
             decided.append(Cond(SUSPENDED, "False", "NotSuspended", "Not suspended."))
+        state = status.subscription.state if isinstance(status, ServiceStatus) and status.subscription else None
+        if state in (SubscriptionState.EXPIRED, SubscriptionState.DISCONTINUED) and moving.phase is P.PROVISIONED:
+            paid = next((x for x in subscription if x.type == CONTRACTED), None)
+            message = "No longer accessible: " + (paid.message if paid else "not renewed.")
+            decided = [Cond(c.READY, "False", "Expired", message) if d.type == c.READY else d for d in decided]
+        decided += subscription
     status.conditions = merge_conditions(current.conditions, decided, meta.generation, now)
     status.history = append_history(current.history, moving.transitions, now)
     release = (
@@ -579,7 +598,9 @@ def _decide_service(
     if domain_cancel is not None and domain_phase is not None and domain_phase not in ACTIVE_PHASES:
         # A service booked after its domain was cancelled is not cancelled before it existed.
         cascaded = replace(domain_cancel, at=max(domain_cancel.at, service.meta.created))
-    cancel = own or cascaded
+    term, contract_issue = _contract_term(service, world, policy, now)
+    discontinued = _discontinue_cause(service, term, policy.zone, now)
+    cancel = discontinued or own or cascaded
     moving.removal_not_before = _runs_until(service, cancel, policy.zone)
     failure = check_service(service, world.domain, domain_failure, world.services, world.products)
     # Expediting the domain (or its base service) expedites every service it cancelled.
@@ -625,7 +646,8 @@ def _decide_service(
     cancel_message = ""
     if moving.phase not in ACTIVE_PHASES and status.cancelled_at is not None:
         end = _end_billing(service, cancel, status.cancelled_at, policy.zone)
-        usage_ended = _last_day_used(current, moving, now, policy.zone)
+        # A discontinued service was blocked since it expired: its use ended with its last paid day.
+        usage_ended = None if discontinued else _last_day_used(current, moving, now, policy.zone)
         if status.billing is not None and status.billing.start is not None:  # only what was billed ends
             status.billing = status.billing.model_copy(update={"end": billed_until(end.date, usage_ended)})
         # The cause can be gone (a released base service); the cancellation itself stays.
@@ -641,11 +663,14 @@ def _decide_service(
                     Transition(None, moving.phase.value, "EndBillingDateAdjusted", cancel_message, warning=True)
                 )
     _start_billing(service, status, moving.phase, now, policy.zone)
-    status.subscription = _subscription(service, world, moving.phase, status.provisioned_at is not None)
+    status.subscription = _subscription(
+        service, world, moving.phase, status.provisioned_at is not None, term, discontinued, now
+    )
     status.domain_name = world.domain.spec.domain_name if world.domain else None
     discount = service.spec.discount
     status.discount = discount_label(discount.percent, discount.reason) if discount else None
     subscription = status.subscription
+    term_next = _term_next(term, subscription, policy, now) if moving.phase is P.PROVISIONED else None
     nxt, release = _finish(
         "Service",
         service.meta,
@@ -657,8 +682,115 @@ def _decide_service(
         policy,
         now,
         suspended=subscription.reason if subscription.state is SubscriptionState.SUSPENDED else None,
+        subscription=_subscription_conditions(service, world, subscription, term, contract_issue),
+        later=term_next,
     )
-    return Decision(service.name, status, tuple(moving.transitions), release), nxt
+    entry = RoutedService(
+        service.name,
+        service.spec.product,
+        subscription.reason.value if subscription.reason is not None else None,
+        "expired" if subscription.state in (SubscriptionState.EXPIRED, SubscriptionState.DISCONTINUED) else None,
+    )
+    return Decision(service.name, status, tuple(moving.transitions), release, entry), nxt or term_next
+
+
+def _discontinue_cause(service: Service, term: ServiceTerm | None, zone: tzinfo, now: datetime) -> CancelCause | None:
+    """A provisioned service expired longer than the policy allows is discontinued: cancelled for
+    good, its end-billing date the last paid day (seed 004: it cannot be renewed)."""
+    subscription = service.status.subscription
+    at = subscription.discontinued_at if subscription else None
+    expires = subscription.expires_at if subscription else None
+    if at is None:
+        if term is None or service.status.phase is not P.PROVISIONED or not term.discontinued(now):
+            return None
+        at, expires = term.discontinued_at, term.expires_at
+    assert at is not None
+    last_paid = local_day(expires - timedelta(microseconds=1), zone) if expires else None
+    return CancelCause(
+        at,
+        "Discontinued",
+        f"Not renewed since {expires.isoformat() if expires else 'its start'}: discontinued, it cannot be "
+        "renewed any more.",
+        end_billing=last_paid,
+        fixed_end=last_paid is not None,
+    )
+
+
+def _term_next(
+    term: ServiceTerm | None, subscription: SubscriptionStatus, policy: Policy, now: datetime
+) -> NextTransition | None:
+    """What the contract does to a provisioned service next if nothing is paid meanwhile."""
+    if term is None or subscription.discontinued_at is not None:
+        return None
+    if term.covered and term.expires_at is not None:
+        return NextTransition(action="Expire", at=term.expires_at + policy.billing.expired_after)
+    if term.expired_at is not None and term.expired_at > now:
+        return NextTransition(action="Expire", at=term.expired_at)
+    if term.discontinued_at is not None and term.discontinued_at > now:
+        return NextTransition(action="Discontinue", at=term.discontinued_at)
+    if term.resumes_at is not None and term.resumes_at > now:
+        return NextTransition(action="Renew", at=term.resumes_at)
+    return None
+
+
+CONTRACTED = "Contracted"
+
+
+def _contract_term(
+    service: Service, world: DomainWorld, policy: Policy, now: datetime
+) -> tuple[ServiceTerm | None, tuple[str, str] | None]:
+    """What the service's contract means for it now, or why its contractRef cannot be used."""
+    ref = service.spec.contract_ref
+    product = world.products.get(service.spec.product)
+    if ref is None or product is None or product.spec.billing.type != "recurring":
+        return None, None
+    contract = world.contracts.get(ref.name)
+    if contract is None:
+        return None, ("ContractNotFound", f"Contract {ref.name!r} does not exist in this namespace.")
+    tenant = world.domain.spec.tenant_ref.name if world.domain else None
+    if contract.spec.tenant_ref.name != tenant:
+        return None, (
+            "ContractOfOtherTenant",
+            f"Contract {ref.name!r} is with tenant {contract.spec.tenant_ref.name!r}, the service's domain with "
+            f"{tenant!r}: name a contract of the same tenant.",
+        )
+    return service_term(service, contract, world.invoices.get(ref.name, ()), policy, now), None
+
+
+def _subscription_conditions(
+    service: Service,
+    world: DomainWorld,
+    subscription: SubscriptionStatus,
+    term: ServiceTerm | None,
+    issue: tuple[str, str] | None,
+) -> list[Cond]:
+    """Contracted: whether a contract invoices the service, and until when it is paid."""
+    product = world.products.get(service.spec.product)
+    if product is not None and product.spec.billing.type == "one-time":
+        return [Cond(CONTRACTED, "True", "OneTime", "A one-time product: invoiced once, never renewed.")]
+    ref = service.spec.contract_ref
+    if ref is None:
+        return [
+            Cond(
+                CONTRACTED,
+                "False",
+                "NoContract",
+                "spec.contractRef is not set: the service is not invoiced or renewed; name the tenant's Contract.",
+            )
+        ]
+    if term is None:
+        reason, message = issue or ("ContractNotFound", f"Contract {ref.name!r} does not exist in this namespace.")
+        return [Cond(CONTRACTED, "False", reason, message)]
+    if subscription.discontinued_at is not None:
+        return [
+            Cond(CONTRACTED, "False", "Discontinued", f"Discontinued at {subscription.discontinued_at.isoformat()}.")
+        ]
+    if term.expires_at is None:
+        return [Cond(CONTRACTED, "True", "NotBilledYet", f"Contract {ref.name!r}; billing has not started.")]
+    until = term.expires_at.isoformat()
+    if term.covered:
+        return [Cond(CONTRACTED, "True", "Paid", f"Contract {ref.name!r}; paid (or in trial) until {until}.")]
+    return [Cond(CONTRACTED, "True", "PaymentDue", f"Contract {ref.name!r}; not paid since {until}: pay its invoice.")]
 
 
 _SUBSCRIPTION_OF_PHASE = {
@@ -672,20 +804,40 @@ _SUBSCRIPTION_OF_PHASE = {
 }
 
 
-def _subscription(service: Service, world: DomainWorld, phase: P, ever_provisioned: bool) -> SubscriptionStatus:
-    """The subscription state as far as the order phase and suspensions decide it (seed 004).
+def _subscription(
+    service: Service,
+    world: DomainWorld,
+    phase: P,
+    ever_provisioned: bool,
+    term: ServiceTerm | None = None,
+    discontinued: CancelCause | None = None,
+    now: datetime | None = None,
+) -> SubscriptionStatus:
+    """The subscription state (seed 004) from the order phase, the contract's term, suspensions
+    and the backend; PROCESSING while a change waits for the backend is set by ``decide_domain``.
 
     A suspension from the spec (insufficient funds, misuse) and one from a frozen license are
-    separate: unfreezing lifts only the license's, never the partner's or support's.
+    separate: unfreezing lifts only the license's, never the partner's or support's. Discontinued
+    is for good: nothing paid later renews it.
     """
     current = service.status.subscription or SubscriptionStatus()
     product = world.products.get(service.spec.product)
+    terms: dict[str, object] = {
+        "contract": term.contract if term else None,
+        "expires_at": term.expires_at if term else current.expires_at if discontinued else None,
+        "discontinued_at": discontinued.at if discontinued else None,
+    }
+    if discontinued is not None:
+        return current.model_copy(update={"state": SubscriptionState.DISCONTINUED, "reason": None, **terms})
     state = _SUBSCRIPTION_OF_PHASE[phase]
     if phase is P.CANCELLED and not ever_provisioned:
         # Cancelled before it was ever active: it never was OK and cannot be renewed.
         state = SubscriptionState.DISCONTINUED
     if state is SubscriptionState.OK and product is not None and product.spec.billing.type == "one-time":
         state = SubscriptionState.DISPATCHED
+    if state is SubscriptionState.OK and phase is P.PROVISIONED and term and now and term.expired(now):
+        # Seed 004: "suspended and no longer accessible", still renewable by paying its invoice.
+        return current.model_copy(update={"state": SubscriptionState.EXPIRED, "reason": None, **terms})
     reason: SuspensionReason | None = None
     if state is not SubscriptionState.DISCONTINUED and phase in (P.PROVISIONING, P.PROVISIONED, P.CANCELLED):
         if service.spec.suspension is not None:
@@ -696,7 +848,7 @@ def _subscription(service: Service, world: DomainWorld, phase: P, ever_provision
             # Seed 004: "experienced issues and may not be fully available", until the backend
             # holds its domain's routing config again.
             state = SubscriptionState.ERRONEOUS
-    return current.model_copy(update={"state": state, "reason": reason})
+    return current.model_copy(update={"state": state, "reason": reason, **terms})
 
 
 def _start_billing(service: Service, status: ServiceStatus, phase: P, now: datetime, zone: tzinfo) -> None:
@@ -727,18 +879,14 @@ def _routing(
     # A cancelled domain keeps routing only if it was deployed: cancelling never deploys.
     if phase not in (P.PROVISIONING, P.PROVISIONED) and not (phase is P.CANCELLED and observed is not None):
         return None
-    products = {s.name: s.spec.product for s in world.services}
     routed = tuple(
-        RoutedService(
-            d.name,
-            products[d.name],
-            d.status.subscription.reason.value
-            if d.status.subscription and d.status.subscription.reason is not None
-            else None,
-        )
+        d.routed
         for d in sorted(decisions, key=lambda d: d.name)
-        if d.status.phase in DEPLOYED_PHASES
-        or (d.status.phase is P.CANCELLED and observed is not None and observed.has_service(d.name))
+        if d.routed is not None
+        and (
+            d.status.phase in DEPLOYED_PHASES
+            or (d.status.phase is P.CANCELLED and observed is not None and observed.has_service(d.name))
+        )
     )
     settings = domain.spec.deployment_settings
     return RoutingConfig(
@@ -818,6 +966,7 @@ def decide_domain(world: DomainWorld, policy: Policy, now: datetime) -> DomainOu
         desired = _routing(domain, domain_phase, service_decisions, world)
         if desired is not None and desired != world.routing:
             routing_action = ApplyRouting(desired, world.namespace, domain.meta.uid)
+            _processing(service_decisions, desired, world)
         elif desired is None and world.routing is not None:
             routing_action = RemoveRouting(domain.name, world.namespace)
 
@@ -835,6 +984,25 @@ def decide_domain(world: DomainWorld, policy: Policy, now: datetime) -> DomainOu
         routing=routing_action,
         wake_at=wake.at if wake else None,
     )
+
+
+def _processing(decisions: Sequence[Decision[ServiceStatus]], desired: RoutingConfig, world: DomainWorld) -> None:
+    """Seed 004: PROCESSING while a change to a provisioned service is being applied, i.e. the
+    backend does not hold the service as decided yet (the driver applies it and decides again,
+    so this is what a status says only while the backend cannot be reached)."""
+    observed = {s.name: s for s in world.routing.services} if world.routing else {}
+    wanted = {s.name: s for s in desired.services}
+    for decision in decisions:
+        subscription = decision.status.subscription
+        if (
+            decision.status.phase is P.PROVISIONED
+            and decision.name in observed
+            and observed[decision.name] != wanted.get(decision.name)
+            and subscription is not None
+            and subscription.state in (SubscriptionState.OK, SubscriptionState.SUSPENDED, SubscriptionState.EXPIRED)
+            and world.backend_error is None
+        ):
+            decision.status.subscription = subscription.model_copy(update={"state": SubscriptionState.PROCESSING})
 
 
 def finalizer_wanted(decision: Decision[OrderStatus], deleted: bool) -> bool | None:

@@ -15,6 +15,8 @@ class RoutedService:
     product: str
     limited: str | None = None
     """Why the gateways must limit the service's access (its suspension reason), or None."""
+    blocked: str | None = None
+    """Why the gateways must refuse the service altogether ("expired": not renewed), or None."""
 
 
 @dataclass(frozen=True)

@@ -6,16 +6,25 @@ Importing this package registers every handler in kopf's default registry.
 """
 
 from seppmail_lifecycle.handlers import (
+    contract as contract,
+)
+from seppmail_lifecycle.handlers import (
     deployrequest as deployrequest,
 )
 from seppmail_lifecycle.handlers import (
     domain as domain,
 )
 from seppmail_lifecycle.handlers import (
+    invoice as invoice,
+)
+from seppmail_lifecycle.handlers import (
     license as license,
 )
 from seppmail_lifecycle.handlers import (
     partner as partner,
+)
+from seppmail_lifecycle.handlers import (
+    payment as payment,
 )
 from seppmail_lifecycle.handlers import (
     product as product,

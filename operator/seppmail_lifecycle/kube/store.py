@@ -179,6 +179,11 @@ INDEXES: dict[str, tuple[str, Callable[[Body], Any]]] = {
     "tenants_by_namespace": ("Tenant", lambda b: key_of(b)[0]),
     "namespaces_by_partner": (NAMESPACE, lambda b: (b["metadata"].get("labels") or {}).get(PARTNER_LABEL)),
     "licenses_by_tenant": ("License", lambda b: (key_of(b)[0], _spec(b, "tenantRef", "name"))),
+    "services_by_contract": ("Service", lambda b: (key_of(b)[0], _spec(b, "contractRef", "name"))),
+    "contracts_by_tenant": ("Contract", lambda b: (key_of(b)[0], _spec(b, "tenantRef", "name"))),
+    "invoices_by_contract": ("Invoice", lambda b: (key_of(b)[0], _spec(b, "contractRef", "name"))),
+    "invoices_by_tenant": ("Invoice", lambda b: (key_of(b)[0], _spec(b, "tenantRef", "name"))),
+    "payments_by_invoice": ("Payment", lambda b: (key_of(b)[0], _spec(b, "invoiceRef", "name"))),
     "routing_by_domain": (
         ROUTING,
         lambda b: (key_of(b)[0], (b["metadata"].get("labels") or {}).get("lifecycle.seppmail.cloud/domain-object")),

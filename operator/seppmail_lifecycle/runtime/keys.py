@@ -3,7 +3,8 @@ catch-up and the re-decision after a conflict, so none of them can miss a depend
 
 A key names an aggregate the engine reconciles as a whole: ``("Domain", ns, name)`` a domain
 with all its services, ``("Tenant", ns, name)`` a tenant's totals, ``("License", ns, name)``,
-``("DeployRequest", ns, name)``, ``("Product", "", name)``, ``("Partner", ns, name)``, and
+``("DeployRequest", ns, name)``, ``("Product", "", name)``, ``("Partner", ns, name)``,
+``("Contract", ns, name)`` a contract with its invoices, ``("Payment", ns, name)``, and
 ``("Mail", ns, tenant)`` the notification mails of a tenant.
 """
 
@@ -46,6 +47,15 @@ def _tenants_and_mails(store: Store, namespace: str) -> list[Key]:
     return keys
 
 
+def _contract_domains(store: Store, namespace: str, contract: str) -> list[Key]:
+    """The domains of the contract's services: their subscription states read the contract."""
+    keys: list[Key] = []
+    for service in store.lookup("services_by_contract", (namespace, contract)):
+        if domain := _ref(service.raw, "domainRef"):
+            keys.append(("Domain", namespace, domain))
+    return keys
+
+
 def _partner_keys(store: Store, namespace: str) -> list[Key]:
     return [("Partner", namespace, p.raw["metadata"]["name"]) for p in store.lookup("partners_by_namespace", namespace)]
 
@@ -74,6 +84,26 @@ def affected_keys(kind: str, body: Body, store: Store, *, status_only: bool = Fa
             domain_entry = store.get("Domain", namespace, domain)
             if domain_entry is not None and (tenant := _ref(domain_entry.raw, "tenantRef")):
                 keys.append(("Tenant", namespace, tenant))
+        if contract := _ref(body, "contractRef"):
+            keys.append(("Contract", namespace, contract))
+    elif kind == "Contract":
+        keys.append(("Contract", namespace, name))
+        keys += _contract_domains(store, namespace, name)
+        if tenant := _ref(body, "tenantRef"):
+            keys.append((MAIL, namespace, tenant))
+    elif kind == "Invoice":
+        # Paid or not decides whether its services are renewed; the mails announce it.
+        if contract := _ref(body, "contractRef"):
+            keys.append(("Contract", namespace, contract))
+            keys += _contract_domains(store, namespace, contract)
+        if tenant := _ref(body, "tenantRef"):
+            keys.append((MAIL, namespace, tenant))
+        keys += [("Payment", *key_of(p.raw)) for p in store.lookup("payments_by_invoice", (namespace, name))]
+    elif kind == "Payment":
+        keys.append(("Payment", namespace, name))
+        invoice = store.get("Invoice", namespace, _ref(body, "invoiceRef") or "")
+        if invoice is not None and (contract := _ref(invoice.raw, "contractRef")):
+            keys.append(("Contract", namespace, contract))
     elif kind == "Tenant":
         keys += [("Tenant", namespace, name)] if status_only else _tenant_keys(store, namespace, name)
         if not status_only:  # one more or fewer: the partner's count of tenants

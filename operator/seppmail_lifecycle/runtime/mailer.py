@@ -37,6 +37,12 @@ def ledger_name(tenant: str) -> str:
     return f"mail-ledger-{tenant}"[:253]
 
 
+def _three(line: str) -> tuple[str, str, str]:
+    first, _, rest = line.partition("\t")
+    second, _, third = rest.partition("\t")
+    return first, second, third
+
+
 def render(notification: Notification) -> Mail:
     """The mail of a notification: its template filled with its params."""
     p = notification.params
@@ -71,6 +77,33 @@ def render(notification: Notification) -> Mail:
         case "license-frozen":
             content = templates.license_frozen(
                 text("tenant_name"), text("grace_ends_on"), text("purge_on"), text("purge_held") == "true"
+            )
+        case "invoice-created":
+            lines = p["lines"]
+            content = templates.invoice_created(
+                text("tenant_name"),
+                text("invoice"),
+                (text("period_start"), text("period_end")),
+                f"{text('total')} {text('currency')}",
+                text("due_date"),
+                [_three(line) for line in lines] if isinstance(lines, tuple) else [],
+            )
+        case "payment-received":
+            content = templates.payment_received(
+                text("tenant_name"), text("invoice"), f"{text('total')} {text('currency')}", text("paid_on")
+            )
+        case "service-expired":
+            content = templates.service_expired(
+                text("tenant_name"),
+                text("service"),
+                text("product"),
+                text("domain_name"),
+                text("expired_on"),
+                text("discontinue_on"),
+            )
+        case "service-discontinued":
+            content = templates.service_discontinued(
+                text("tenant_name"), text("service"), text("product"), text("domain_name"), text("expired_on")
             )
     subject, body_text, body_html = content
     return Mail(key=notification.key, to=notification.to, subject=subject, text=body_text, html=body_html)

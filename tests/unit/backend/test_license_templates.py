@@ -22,6 +22,18 @@ PARAMS = {
     "domain_name": "acme.ch",
     "records": ("TXT\t_v.acme.ch\tv=1\t", "MX\tacme.ch\tmx1.seppmail.cloud\tmx.old.example"),
     "services": ("base", "sign-only"),
+    "invoice": "acme-20270101-r1",
+    "period_start": "2027-01-01",
+    "period_end": "2027-01-31",
+    "due_date": "2026-12-31",
+    "total": "1234.50",
+    "currency": "CHF",
+    "lines": ("acme-base\tseppmail.cloud <base>\t1000.00", "acme-sign\tSign: 22 of 31 days\t234.50"),
+    "paid_on": "2026-12-20",
+    "service": "acme-base",
+    "product": "base",
+    "expired_on": "2027-01-01",
+    "discontinue_on": "2027-02-01",
 }
 
 
@@ -52,3 +64,27 @@ def test_a_held_purge_is_not_announced_with_a_date() -> None:
     held = render(Notification("k", "license-frozen", ("a@b.example",), {**PARAMS, "purge_held": "true"}))
     assert "on hold" in held.text
     assert "2027-08-29" not in held.text
+
+
+@pytest.mark.parametrize(
+    ("template", "fragments"),
+    [
+        (
+            "invoice-created",
+            [
+                "acme-20270101-r1",
+                "2027-01-01 to 2027-01-31",
+                "1234.50 CHF",
+                "due by 2026-12-31",
+                "acme-sign  Sign: 22 of 31 days  234.50",
+            ],
+        ),
+        ("payment-received", ["1234.50 CHF", "on 2026-12-20", "renewed"]),
+        ("service-expired", ["paid until 2027-01-01", "no longer accessible", "discontinued on 2027-02-01"]),
+        ("service-discontinued", ["expired on 2027-01-01", "cannot be renewed"]),
+    ],
+)
+def test_billing_mails_say_what_and_when(template: str, fragments: list[str]) -> None:
+    mail = render(Notification("k", template, ("a@b.example",), PARAMS))  # type: ignore[arg-type]
+    for fragment in fragments:
+        assert fragment in mail.text

@@ -86,6 +86,8 @@ def test_the_default_policy_is_the_seeds() -> None:
     assert policy.auto_deploy == AutoDeployPolicy(every=timedelta(hours=6), offset=timedelta(hours=2))
     assert policy.retention == timedelta(days=90)
     assert policy.base_product == "base"
+    assert policy.billing.invoice_lead_time == timedelta(days=14)
+    assert (policy.billing.expired_after, policy.billing.discontinued_after) == (timedelta(days=1), timedelta(days=30))
 
 
 def test_the_policy_is_written_and_read_with_duration_strings() -> None:
@@ -125,6 +127,7 @@ def test_the_policy_is_written_and_read_with_duration_strings() -> None:
             "mxChangeNotice": "2d",
         },
         "deployRequests": {"waitForChecks": "2m", "ttlAfterCompleted": "1d"},
+        "billing": {"invoiceLeadTime": "14d", "expiredAfter": "1d", "discontinuedAfter": "30d", "currency": "CHF"},
     }
     assert Policy.model_validate(dumped) == policy
 

@@ -154,6 +154,8 @@ def test_every_index_stays_consistent_through_a_history_of_events() -> None:
             ("put", "License", served(manifests.license("l1", "t1", "2027-01-01T00:00:00Z"), namespace)),
             ("put", "DeployRequest", served(manifests.VALID["DeployRequest"], namespace)),
             ("put", "Contract", served(manifests.VALID["Contract"], namespace)),
+            ("put", "Invoice", served(manifests.VALID["Invoice"], namespace)),
+            ("put", "Payment", served(manifests.VALID["Payment"], namespace)),
             ("put", "Partner", served(manifests.VALID["Partner"], namespace)),
             ("put", ROUTING, routing_configmap("d1", namespace)),
         ]
@@ -168,6 +170,8 @@ def test_every_index_stays_consistent_through_a_history_of_events() -> None:
         ("put", NAMESPACE, namespace_body("tenant-a", {PARTNER_LABEL: OTHER_NS}, version=2)),  # relabelled
         ("put", NAMESPACE, namespace_body("tenant-b", {}, version=2)),  # no longer a tenant namespace
         ("delete", "Service", served(manifests.service("s2", "d1", "sig-only"), NS)),
+        ("put", "Service", served(manifests.service("s1", "d2", "base", contractRef={"name": "c1"}), NS, version=3)),
+        ("delete", "Payment", served(manifests.VALID["Payment"], OTHER_NS)),
         ("delete", "DeployRequest", served(manifests.VALID["DeployRequest"], OTHER_NS)),
         ("delete", ROUTING, routing_configmap("d1", NS)),
         ("put", "Service", served(manifests.service("s2", "d2", "archive"), NS, version=5)),  # re-created

@@ -10,11 +10,13 @@ from collections.abc import Awaitable, Callable
 
 from seppmail_lifecycle.runtime.context import Context
 from seppmail_lifecycle.runtime.keys import MAIL
+from seppmail_lifecycle.runtime.reconcilers.contract import reconcile_contract
 from seppmail_lifecycle.runtime.reconcilers.deployrequest import reconcile_deploy_request
 from seppmail_lifecycle.runtime.reconcilers.domain import BackendFailure, reconcile_domain
 from seppmail_lifecycle.runtime.reconcilers.license import reconcile_license
 from seppmail_lifecycle.runtime.reconcilers.mail import reconcile_mail
 from seppmail_lifecycle.runtime.reconcilers.partner import reconcile_partner
+from seppmail_lifecycle.runtime.reconcilers.payment import reconcile_payment
 from seppmail_lifecycle.runtime.reconcilers.product import reconcile_product
 from seppmail_lifecycle.runtime.reconcilers.tenant import reconcile_tenant
 
@@ -27,6 +29,8 @@ RECONCILERS: dict[str, Reconcile] = {
     "DeployRequest": reconcile_deploy_request,
     "Product": reconcile_product,
     "Partner": reconcile_partner,
+    "Contract": reconcile_contract,
+    "Payment": reconcile_payment,
     MAIL: reconcile_mail,
 }
 

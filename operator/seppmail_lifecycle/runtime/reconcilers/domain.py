@@ -3,6 +3,7 @@ core (``core.driver.settle_domain``), written back; the mandatory base service b
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from seppmail_lifecycle import API_VERSION
@@ -12,7 +13,7 @@ from seppmail_lifecycle.core.consistency import DomainClaim
 from seppmail_lifecycle.core.driver import Effect, EffectFailed, drive, settle_domain
 from seppmail_lifecycle.core.license_effects import NONE as NO_LICENSE_EFFECTS
 from seppmail_lifecycle.core.license_effects import license_effects
-from seppmail_lifecycle.core.model import DeployRequest, Domain, Service
+from seppmail_lifecycle.core.model import Contract, DeployRequest, Domain, Product, Service
 from seppmail_lifecycle.core.order_machine import ENDING_PHASES
 from seppmail_lifecycle.core.orders import DomainOutcome, DomainWorld, finalizer_wanted
 from seppmail_lifecycle.core.routing import RoutingConfig
@@ -71,6 +72,7 @@ def gather_domain(store: Store, namespace: str, name: str) -> tuple[DomainWorld,
         if request.status.completed_at is not None
     ]
     licenses = store.objects("licenses_by_tenant", (namespace, domain.spec.tenant_ref.name)) if domain else []
+    contracts = contracts_of(store, namespace, services)
     world = DomainWorld(
         license=license_effects(licenses) if domain else NO_LICENSE_EFFECTS,
         namespace=namespace,
@@ -78,12 +80,31 @@ def gather_domain(store: Store, namespace: str, name: str) -> tuple[DomainWorld,
         domain=domain,
         tenant=tenant,
         services=tuple(services),
-        products={e.obj.name: e.obj for e in store.all("Product") if e.obj is not None},
+        products=products_of(store),
         claims=claims,
         deploy_requests=tuple(requests),
         routing=routing_of(store, namespace, name),
+        contracts=contracts,
+        invoices={c: tuple(store.objects("invoices_by_contract", (namespace, c))) for c in contracts},
     )
     return world, invalid
+
+
+def products_of(store: Store) -> dict[str, Product]:
+    """The catalogue, by product name."""
+    return {e.obj.name: e.obj for e in store.all("Product") if e.obj is not None}
+
+
+def contracts_of(store: Store, namespace: str, services: Sequence[Service]) -> dict[str, Contract]:
+    """The contracts the services name (those that exist), by name."""
+    found: dict[str, Contract] = {}
+    for service in services:
+        ref = service.spec.contract_ref
+        if ref is not None and ref.name not in found:
+            entry = store.get("Contract", namespace, ref.name)
+            if entry is not None and entry.obj is not None:
+                found[ref.name] = entry.obj
+    return found
 
 
 async def reconcile_domain(ctx: Context, namespace: str, name: str) -> None:

@@ -1,4 +1,4 @@
-"""A tenant's notification mails: what its domains and licenses call for, each sent at most once
+"""A tenant's notification mails: what its domains, licenses and invoices call for, each sent at most once
 (the ledger decides), failed ones retried at their own time."""
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ async def reconcile_mail(ctx: Context, namespace: str, tenant_name: str) -> None
     ]
     licenses = ctx.store.objects("licenses_by_tenant", (namespace, tenant_name))
     partner = partner_of(ctx.store, namespace)
-    notifications = tenant_notifications(entry.obj, domains, licenses, ctx.policy, ctx.clock(), partner)
+    invoices = ctx.store.objects("invoices_by_tenant", (namespace, tenant_name))
+    notifications = tenant_notifications(
+        entry.obj, domains, licenses, ctx.policy, ctx.clock(), partner, invoices=invoices
+    )
     retry_at = await drive(deliver_mail(namespace, tenant_name, notifications), ctx.effects.perform)
     ctx.wake_at((MAIL, namespace, tenant_name), retry_at)
