@@ -218,9 +218,11 @@ def test_unpaid_service_expires_blocked_then_is_discontinued_and_removed(
     last_paid = f"{ends - timedelta(days=1):%Y-%m-%d}"
     removed = wait_for(
         "the discontinued service removed",
-        lambda: (x := get(catalogue, "services.lifecycle", namespace, "oscorp-main"))
-        and x["status"]["phase"] == "deprovisioned"
-        and x,
+        lambda: (
+            (x := get(catalogue, "services.lifecycle", namespace, "oscorp-main"))
+            and x["status"]["phase"] == "deprovisioned"
+            and x
+        ),
     )
     assert removed["status"]["billing"]["end"] == last_paid
     assert removed["status"]["subscription"]["state"] == "DISCONTINUED"

@@ -19,7 +19,7 @@ DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 OBJECT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 FQDN_PATTERN = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 EMAIL_PATTERN = r"^[^@\s]+@([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
-DECIMAL_PATTERN = r"^(0|[1-9][0-9]{0,8})(\.[0-9]{1,4})?$"
+DECIMAL_PATTERN = r"^(0|[1-9][0-9]{0,14})(\.[0-9]{1,4})?$"
 CONDITION_REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 
 # The descriptions here are what `kubectl explain` shows for list items of these types.
@@ -47,7 +47,7 @@ DisplayName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 ShortText = Annotated[str, StringConstraints(max_length=256)]
 MAX_MESSAGE = 4096
 Message = Annotated[str, StringConstraints(max_length=MAX_MESSAGE)]
-Decimal = Annotated[str, StringConstraints(max_length=16, pattern=DECIMAL_PATTERN)]
+Decimal = Annotated[str, StringConstraints(max_length=20, pattern=DECIMAL_PATTERN)]
 Currency = Annotated[str, StringConstraints(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$")]
 
 IMMUTABLE = "x-kubernetes-immutable-message"

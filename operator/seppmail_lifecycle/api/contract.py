@@ -20,9 +20,22 @@ class ContractSpec(LifecycleModel):
         json_schema_extra=immutable("spec.tenantRef is immutable: a contract cannot move to another tenant"),
     )
     billing_interval: Literal["monthly", "quarterly", "yearly"] = Field(
-        default="monthly", description="Length of one billing period: monthly, quarterly or yearly."
+        default="monthly",
+        description="Length of one billing period: monthly, quarterly or yearly (immutable: the periods and "
+        "their invoices follow from it).",
+        json_schema_extra=immutable(
+            "spec.billingInterval is immutable: the periods already invoiced follow from it; create a new contract"
+        ),
     )
-    trial_days: int = Field(default=0, ge=0, le=365, description="Free trial before the first period, in days.")
+    trial_days: int = Field(
+        default=0,
+        ge=0,
+        le=365,
+        description="Free trial before the first period, in days (immutable: the periods start after it).",
+        json_schema_extra=immutable(
+            "spec.trialDays is immutable: the periods start after the trial; create a new contract"
+        ),
+    )
     auto_renew: bool = Field(
         default=True,
         description="Renew the contract's services automatically by invoicing the next period; false: no service "

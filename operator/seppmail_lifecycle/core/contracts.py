@@ -34,6 +34,7 @@ from seppmail_lifecycle.core.invoicing import (
     money,
     paid_amount,
     plan_invoices,
+    price_issue,
     renews,
 )
 from seppmail_lifecycle.core.model import Invoice, Payment
@@ -164,7 +165,14 @@ def decide_contract(world: ContractWorld, policy: Policy, now: datetime) -> Cont
         if state is not current.state
         else []
     )
-    decided = _contract_conditions(world, state, status, plan.issues)
+    # Every service's price is checked now, not only when its invoice is due.
+    issues = [
+        issue
+        for service in world.services
+        if (product := world.products.get(service.spec.product)) is not None
+        and (issue := price_issue(service, product, policy)) is not None
+    ]
+    decided = _contract_conditions(world, state, status, issues)
     status.conditions = merge_conditions(current.conditions, decided, contract.meta.generation, now)
     status.history = append_history(current.history, transitions, now)
     return ContractOutcome(
@@ -229,7 +237,7 @@ def _contract_conditions(
     return [ready, payment_due, billable]
 
 
-def decide_payment(payment: Payment, invoice: Invoice | None, now: datetime) -> PaymentStatus:
+def decide_payment(payment: Payment, invoice: Invoice | None, now: datetime) -> Decision[PaymentStatus]:
     """Whether the payment counts towards its invoice, and if not, what to do about it."""
     current = payment.status
     status = current.model_copy(deep=True)
@@ -269,4 +277,11 @@ def decide_payment(payment: Payment, invoice: Invoice | None, now: datetime) -> 
         cond = Cond(c.READY, "True", "Applied", f"Counted towards invoice {invoice.name!r}.")
     status.state = "applied" if cond.status == "True" else "rejected"
     status.conditions = merge_conditions(current.conditions, [cond], payment.meta.generation, now)
-    return status
+    moved = status.state != current.state or cond.reason != (c.condition(current.conditions, c.READY) or cond).reason
+    transitions = (
+        (Transition(current.state, status.state, cond.reason, cond.message, warning=cond.status == "False"),)
+        if moved
+        else ()
+    )
+    status.history = append_history(current.history, transitions, now)
+    return Decision(payment.name, status, transitions)

@@ -229,6 +229,20 @@ class LineIssue:
     message: str
 
 
+def price_issue(service: Service, product: Product, policy: Policy) -> LineIssue | None:
+    """Why the service's product cannot be invoiced (no price, or one in another currency)."""
+    price = product.spec.billing.price
+    if price is None:
+        return LineIssue(service.name, "PriceMissing", f"product {product.name!r} has no price")
+    if price.currency != policy.billing.currency:
+        return LineIssue(
+            service.name,
+            "CurrencyMismatch",
+            f"product {product.name!r} is priced in {price.currency}, invoices in {policy.billing.currency}",
+        )
+    return None
+
+
 def _unit_price(product: Product, months: int) -> D | None:
     price = product.spec.billing.price
     if price is None:
@@ -284,9 +298,7 @@ def _last_day(p: Period, zone: tzinfo) -> date:
     return local_day(p.end - timedelta(microseconds=1), zone)
 
 
-def wanted_lines(
-    world: ContractWorld, index: int, policy: Policy, *, first_target: int
-) -> tuple[list[InvoiceLine], list[LineIssue]]:
+def wanted_lines(world: ContractWorld, index: int, policy: Policy, *, first_target: int) -> list[InvoiceLine]:
     """What period ``index``'s invoices should bill that paid ones do not yet: renewals, and the
     arrears: the prorated days of a service in the period it joined (on the next period's invoice,
     or the first one invoiced now, ``first_target``, if that one ended unpaid) and one-time
@@ -296,25 +308,14 @@ def wanted_lines(
     target = contract_period(contract, index, zone)
     first, last = local_day(target.start, zone), _last_day(target, zone)
     lines: list[InvoiceLine] = []
-    issues: list[LineIssue] = []
     for service in sorted(world.services, key=lambda s: s.name):
         product = world.products.get(service.spec.product)
         joined = joined_at(service, zone)
         if product is None or joined is None or (joined > target.start and _recurring(product)):
             continue  # a recurring service that joined during the period is in it until its end
         price = product.spec.billing.price
-        if price is None or price.currency != policy.billing.currency:
-            issue = (
-                LineIssue(service.name, "PriceMissing", f"product {product.name!r} has no price")
-                if price is None
-                else LineIssue(
-                    service.name,
-                    "CurrencyMismatch",
-                    f"product {product.name!r} is priced in {price.currency}, invoices in {policy.billing.currency}",
-                )
-            )
-            issues.append(issue)
-            continue
+        if price is None or price_issue(service, product, policy) is not None:
+            continue  # reported by the contract's Billable condition
         if _recurring(product):
             spans = coverage(service, contract, world.invoices, zone)
             if renews(service, contract, world.products) and not covered_at(spans, target.start):
@@ -330,7 +331,7 @@ def wanted_lines(
             day = local_day(joined, zone)
             unit = D(price.amount)
             lines.append(_line(service, product, "one-time", day, day, unit, f"{product.spec.display_name} (one-time)"))
-    return lines, issues
+    return lines
 
 
 def _join_period(service: Service, contract: Contract, zone: tzinfo) -> int | None:
@@ -426,7 +427,6 @@ class InvoicePlan:
 
     changes: tuple[InvoiceChange, ...] = ()
     create: tuple[NewInvoice, ...] = ()
-    issues: tuple[LineIssue, ...] = ()
     next_invoice_at: datetime | None = None
     """When the next period's invoice is due to be created (in the future)."""
     wake_at: datetime | None = None
@@ -497,7 +497,6 @@ def plan_invoices(world: ContractWorld, policy: Policy, now: datetime) -> Invoic
         if _state(invoice) is InvoiceState.OPEN and _period_end(invoice, zone) <= now:
             close(invoice, "PeriodEnded", "Its period ended unpaid.")
     create: list[NewInvoice] = []
-    issues: list[LineIssue] = []
     deploying = any(
         s.status.phase in (P.CONFIRMED, P.PROVISIONING) and s.spec.cancellation is None and s.meta.deleted is None
         for s in world.services
@@ -508,8 +507,7 @@ def plan_invoices(world: ContractWorld, policy: Policy, now: datetime) -> Invoic
     for index in targets:
         # One-time products go on the first invoice made (a one-time product booked mid-period is
         # invoiced for the current period at once).
-        lines, found = wanted_lines(decided, index, policy, first_target=targets[0])
-        issues += [i for i in found if i not in issues]
+        lines = wanted_lines(decided, index, policy, first_target=targets[0])
         target = contract_period(contract, index, zone)
         if deploying and now < target.start:
             # Services being deployed join the invoice first, so that one invoice (not a revision
@@ -556,7 +554,6 @@ def plan_invoices(world: ContractWorld, policy: Policy, now: datetime) -> Invoic
     return InvoicePlan(
         changes=tuple(changes),
         create=tuple(create),
-        issues=tuple(issues),
         next_invoice_at=create_at if create_at > now else None,
         wake_at=min((w for w in wakes if w > now), default=None),
     )

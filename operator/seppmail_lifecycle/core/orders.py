@@ -824,7 +824,8 @@ def _subscription(
     product = world.products.get(service.spec.product)
     terms: dict[str, object] = {
         "contract": term.contract if term else None,
-        "expires_at": term.expires_at if term else current.expires_at if discontinued else None,
+        # Discontinued is for good: the paid period it ended with stays what it was.
+        "expires_at": current.expires_at if current.discontinued_at is not None else term.expires_at if term else None,
         "discontinued_at": discontinued.at if discontinued else None,
     }
     if discontinued is not None:

@@ -10,18 +10,34 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal as D
 from typing import Any, Literal, TypeVar
 
-from seppmail_lifecycle.api.common import Condition, HistoryEntry, LocalObjectRef
+from seppmail_lifecycle.api.common import Condition, HistoryEntry, LocalObjectRef, Money
+from seppmail_lifecycle.api.contract import ContractSpec, ContractStatus
 from seppmail_lifecycle.api.deployrequest import DeployRequestSpec, DeployRequestStatus
 from seppmail_lifecycle.api.domain import DeploymentSettings, DomainSpec, DomainStatus
+from seppmail_lifecycle.api.invoice import InvoiceLine, InvoicePeriod, InvoiceSpec, InvoiceStatus, LineKind
+from seppmail_lifecycle.api.payment import PaymentSpec, PaymentStatus
 from seppmail_lifecycle.api.policy import AutoDeployPolicy, Policy
 from seppmail_lifecycle.api.product import ProductBilling, ProductSpec, ProductStatus
 from seppmail_lifecycle.api.service import Cancellation, Discount, ServiceSpec, ServiceStatus
-from seppmail_lifecycle.api.states import DeployRequestPhase, OrderPhase
+from seppmail_lifecycle.api.states import DeployRequestPhase, InvoiceState, OrderPhase
 from seppmail_lifecycle.api.tenant import TenantContact, TenantSpec, TenantStatus
 from seppmail_lifecycle.core.consistency import DomainClaim
-from seppmail_lifecycle.core.model import DeployRequest, Domain, Meta, Obj, Product, Service, Tenant
+from seppmail_lifecycle.core.invoicing import invoice_name, money
+from seppmail_lifecycle.core.model import (
+    Contract,
+    DeployRequest,
+    Domain,
+    Invoice,
+    Meta,
+    Obj,
+    Payment,
+    Product,
+    Service,
+    Tenant,
+)
 from seppmail_lifecycle.core.orders import EXPEDITE_ANNOTATION, DomainWorld
 from seppmail_lifecycle.core.routing import RoutedService, RoutingConfig
 
@@ -293,3 +309,85 @@ def condition(
 
 def history(*entries: tuple[str | None, str, str]) -> list[HistoryEntry]:
     return [HistoryEntry(at=T0, from_=f, to=t, reason=r) for f, t, r in entries]
+
+
+# ---------------------------------------------------------------------------------------- billing
+
+CONTRACT = "acme-main"
+OPENED = datetime(2027, 1, 1, 9, tzinfo=UTC)
+"""When the default contract was created: monthly periods start on the 1st, UTC."""
+
+
+def priced(name: str, amount: str | None, *, currency: str = "CHF", one_time: bool = False) -> Product:
+    """A catalogue product with a list price per user (and month, if recurring)."""
+    price = Money(amount=amount, currency=currency) if amount is not None else None
+    billing = ProductBilling(type="one-time" if one_time else "recurring", price=price)
+    return with_spec(product(name, one_time=one_time), billing=billing)
+
+
+def contract(
+    name: str = CONTRACT,
+    *,
+    created: datetime = OPENED,
+    interval: Literal["monthly", "quarterly", "yearly"] = "monthly",
+    trial_days: int = 0,
+    auto_renew: bool = True,
+) -> Contract:
+    spec = ContractSpec(
+        tenant_ref=LocalObjectRef(name=TENANT),
+        billing_interval=interval,
+        trial_days=trial_days,
+        auto_renew=auto_renew,
+    )
+    return Obj(meta("Contract", name, created=created), spec, ContractStatus())
+
+
+def line(
+    kind: LineKind, first: date, last: date, *, service: str = "svc-a", amount: str = "100.00", product: str = "base"
+) -> InvoiceLine:
+    return InvoiceLine(
+        service=service,
+        product=product,
+        kind=kind,
+        first_day=first,
+        last_day=last,
+        quantity=10,
+        unit_price="10",
+        amount=amount,
+    )
+
+
+def invoice(
+    *lines: InvoiceLine,
+    state: InvoiceState | None = InvoiceState.PAID,
+    start: date | None = None,
+    end: date | None = None,
+    revision: int = 1,
+    contract: str = CONTRACT,
+) -> Invoice:
+    """A hand-made invoice with ``lines`` (its period: theirs, unless given)."""
+    first = start or min(x.first_day for x in lines)
+    last = end or max(x.last_day for x in lines)
+    spec = InvoiceSpec(
+        contract_ref=LocalObjectRef(name=contract),
+        tenant_ref=LocalObjectRef(name=TENANT),
+        period=InvoicePeriod(start=first, end=last),
+        revision=revision,
+        due_date=first - timedelta(days=1),
+        lines=list(lines),
+        total=Money(amount=money(sum((D(x.amount) for x in lines), D(0))), currency="CHF"),
+    )
+    name = invoice_name(contract, first, revision)
+    return Obj(meta("Invoice", name, created=OPENED), spec, InvoiceStatus(state=state))
+
+
+def payment(
+    name: str, invoice: str, amount: str, paid_at: datetime, *, currency: str = "CHF", reference: str = ""
+) -> Payment:
+    spec = PaymentSpec(
+        invoice_ref=LocalObjectRef(name=invoice),
+        amount=Money(amount=amount, currency=currency),
+        paid_at=paid_at,
+        reference=reference,
+    )
+    return Obj(meta("Payment", name, created=paid_at), spec, PaymentStatus())

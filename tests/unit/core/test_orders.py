@@ -17,16 +17,17 @@ from typing import Any
 
 import pytest
 
-from seppmail_lifecycle.api.common import Condition, NextTransition
+from seppmail_lifecycle.api.common import Condition, LocalObjectRef, NextTransition
 from seppmail_lifecycle.api.policy import Policy
-from seppmail_lifecycle.api.service import Suspension
+from seppmail_lifecycle.api.service import SubscriptionStatus, Suspension
+from seppmail_lifecycle.api.states import InvoiceState
 from seppmail_lifecycle.api.states import OrderPhase as P
 from seppmail_lifecycle.core import conditions as c
 from seppmail_lifecycle.core.driver import Effect, LookUpDns, drive_sync, settle_domain
 from seppmail_lifecycle.core.ids import object_id
 from seppmail_lifecycle.core.license_effects import NONE as NO_LICENSE_EFFECTS
 from seppmail_lifecycle.core.license_effects import LicenseEffects
-from seppmail_lifecycle.core.model import DeployRequest, Service
+from seppmail_lifecycle.core.model import DeployRequest, Invoice, Service
 from seppmail_lifecycle.core.orders import (
     EXPEDITE_ANNOTATION,
     ApplyRouting,
@@ -48,12 +49,17 @@ from .builders import (
     GINA,
     NS,
     POLICY,
+    PRODUCTS,
     T0,
     TENANT,
     cancellation,
     claim,
+    contract,
     deploy_request,
     domain,
+    invoice,
+    line,
+    product,
     routing,
     service,
     with_meta,
@@ -1280,3 +1286,155 @@ def test_the_wake_up_is_the_earliest_next_transition() -> None:
     outcome = decide(w, T1 + timedelta(days=3))
     assert outcome.wake_at == DUE
     assert decide(standard(), WINDOW + timedelta(hours=1)).wake_at is None
+
+
+# --------------------------------------------------------------------------------- subscriptions of a contract
+
+ACME = "acme-main"
+PERIOD_END = datetime(2026, 12, 2, tzinfo=T0.tzinfo)
+"""The first period of ``contracted()`` ends here: the contract was created on 2 November."""
+EXPIRES = PERIOD_END + POLICY.billing.expired_after
+DISCONTINUES = EXPIRES + POLICY.billing.discontinued_after
+
+
+def contracted(*invoices: Invoice, contract_tenant: str = TENANT) -> DomainWorld:
+    """acme.com provisioned at WINDOW with base and sig-only (5 users each) on contract acme-main,
+    created on 2 November (monthly periods from the 2nd, no trial): both are billed from then and
+    covered until the period's end, 2 December."""
+    w = provisioned(base(users=5), sig(users=5))
+    for name in ("acme-base", "acme-sig"):
+        w = edit(w, name, contract_ref=LocalObjectRef(name=ACME))
+    the_contract = with_spec(contract(ACME, created=CREATED), tenant_ref=LocalObjectRef(name=contract_tenant))
+    return replace(w, contracts={ACME: the_contract}, invoices={ACME: invoices})
+
+
+def renewed(state: InvoiceState = InvoiceState.PAID) -> Invoice:
+    """The invoice renewing both services for the second period (2 December to 1 January)."""
+    days = (date(2026, 12, 2), date(2027, 1, 1))
+    return invoice(
+        line("renewal", *days, service="acme-base"),
+        line("renewal", *days, service="acme-sig", product="sig-only"),
+        state=state,
+        contract=ACME,
+    )
+
+
+def subscription(w: DomainWorld, name: str) -> SubscriptionStatus:
+    found = svc(w, name).status.subscription
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize(
+    ("now", "invoices", "state", "expires", "next_action"),
+    [
+        pytest.param(T1, (), "OK", PERIOD_END, ("Expire", EXPIRES), id="in-the-joined-period"),
+        pytest.param(PERIOD_END + timedelta(hours=12), (), "OK", PERIOD_END, ("Expire", EXPIRES), id="ended-not-yet"),
+        pytest.param(EXPIRES, (), "EXPIRED", PERIOD_END, ("Discontinue", DISCONTINUES), id="expired"),
+        pytest.param(EXPIRES, (renewed(InvoiceState.OPEN),), "EXPIRED", PERIOD_END, None, id="invoiced-unpaid"),
+        pytest.param(
+            EXPIRES,
+            (renewed(),),
+            "OK",
+            datetime(2027, 1, 2, tzinfo=T0.tzinfo),
+            ("Expire", datetime(2027, 1, 3, tzinfo=T0.tzinfo)),
+            id="paid-renewed",
+        ),
+        pytest.param(DISCONTINUES, (), "DISCONTINUED", PERIOD_END, None, id="discontinued"),
+    ],
+)
+def test_the_contract_decides_expiry_and_discontinuation(
+    now: datetime,
+    invoices: tuple[Invoice, ...],
+    state: str,
+    expires: datetime,
+    next_action: tuple[str, datetime] | None,
+) -> None:
+    w, _ = settle(contracted(*invoices), now)
+    sub = subscription(w, "acme-base")
+    assert (sub.state, sub.expires_at, sub.contract) == (state, expires, ACME)
+    if next_action is not None:
+        assert svc(w, "acme-base").status.next == NextTransition(action=next_action[0], at=next_action[1])
+    assert w.routing is not None
+    blocked = {s.name: s.blocked for s in w.routing.services}
+    if state == "EXPIRED":
+        ready = cond(w, "acme-base", "Ready")
+        assert (ready.status, ready.reason) == ("False", "Expired")
+        assert ready.message.startswith("No longer accessible")
+        assert blocked == {"acme-base": "expired", "acme-sig": "expired"}
+    elif state == "OK":
+        assert cond(w, "acme-base", "Ready").status == "True"
+        assert cond(w, "acme-base", "Contracted").reason == ("Paid" if now < PERIOD_END or invoices else "PaymentDue")
+        assert set(blocked.values()) == {None}
+    else:  # discontinued: cancelled for good, the end-billing date the last paid day
+        base_status = svc(w, "acme-base").status
+        assert base_status.phase is P.CANCELLED
+        assert sub.discontinued_at == DISCONTINUES
+        assert base_status.billing is not None
+        assert base_status.billing.end == date(2026, 12, 1)
+
+
+def test_a_discontinued_service_is_never_renewed_by_a_later_payment() -> None:
+    w, _ = settle(contracted(), DISCONTINUES)
+    assert subscription(w, "acme-base").state == "DISCONTINUED"
+    paid_late = replace(w, invoices={ACME: (renewed(),)})
+    for later in (DISCONTINUES + timedelta(hours=1), DISCONTINUES + POLICY.cancellation_delay):
+        w, _ = settle(paid_late, later)
+        assert subscription(w, "acme-base").state == "DISCONTINUED"
+        assert svc(w, "acme-base").status.phase in (P.CANCELLED, P.DEPROVISIONED)
+    w, _ = settle(w, DISCONTINUES + POLICY.cancellation_delay + timedelta(seconds=1))
+    assert svc(w, "acme-base").status.phase is P.DEPROVISIONED
+    billing = svc(w, "acme-base").status.billing
+    assert billing is not None
+    assert billing.end == date(2026, 12, 1)  # blocked since it expired: not billed while removed
+
+
+def test_paying_an_expired_service_renews_it_and_unblocks_it() -> None:
+    w, _ = settle(contracted(renewed(InvoiceState.OPEN)), EXPIRES + timedelta(days=3))
+    assert subscription(w, "acme-sig").state == "EXPIRED"
+    w, rounds = settle(replace(w, invoices={ACME: (renewed(),)}), EXPIRES + timedelta(days=4))
+    assert subscription(w, "acme-sig").state == "OK"
+    assert w.routing is not None
+    assert all(s.blocked is None for s in w.routing.services)
+    assert [type(e).__name__ for r in rounds for e in r.effects] == ["ApplyRouting"]
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        pytest.param(lambda: edit(contracted(), "acme-sig", contract_ref=None), "NoContract", id="no-contract-ref"),
+        pytest.param(
+            lambda: edit(contracted(), "acme-sig", contract_ref=LocalObjectRef(name="missing")),
+            "ContractNotFound",
+            id="no-such-contract",
+        ),
+        pytest.param(lambda: contracted(contract_tenant="globex"), "ContractOfOtherTenant", id="other-tenant"),
+    ],
+)
+def test_a_service_the_contract_cannot_invoice_says_why_and_never_expires(
+    make: Callable[[], DomainWorld], reason: str
+) -> None:
+    w, _ = settle(make(), DISCONTINUES)
+    assert cond(w, "acme-sig", "Contracted").status == "False"
+    assert cond(w, "acme-sig", "Contracted").reason == reason
+    assert subscription(w, "acme-sig").state == "OK"
+    assert cond(w, "acme-sig", "Ready").status == "True"
+
+
+def test_a_one_time_product_is_dispatched_and_never_expires() -> None:
+    products = {**PRODUCTS, "setup": product("setup", "base", one_time=True)}
+    w = provisioned(base(users=5), service("acme-setup", "setup", users=1), products=products)
+    w = edit(w, "acme-setup", contract_ref=LocalObjectRef(name=ACME))
+    w = replace(w, contracts={ACME: contract(ACME, created=CREATED)})
+    w, _ = settle(w, DISCONTINUES)
+    assert subscription(w, "acme-setup").state == "DISPATCHED"
+    assert cond(w, "acme-setup", "Contracted").reason == "OneTime"
+
+
+def test_a_change_waiting_for_the_backend_reads_processing() -> None:
+    w = edit(contracted(), "acme-sig", suspension=Suspension(reason="misuse"))
+    first = decide(w, T1)  # before the routing effect is carried out
+    states = {d.name: d.status.subscription.state for d in first.services if d.status.subscription}
+    assert states == {"acme-base": "OK", "acme-sig": "PROCESSING"}
+    w, _ = settle(w, T1)  # the driver applies it and decides again
+    assert subscription(w, "acme-sig").state == "SUSPENDED"

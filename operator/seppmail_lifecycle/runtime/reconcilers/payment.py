@@ -15,5 +15,5 @@ async def reconcile_payment(ctx: Context, namespace: str, name: str) -> None:
         await ctx.writer.write_invalid("Payment", entry, now)
         return
     invoice = ctx.store.get("Invoice", namespace, entry.obj.spec.invoice_ref.name)
-    status = decide_payment(entry.obj, invoice.obj if invoice is not None else None, now)
-    await ctx.writer.write_status("Payment", entry, status)
+    decision = decide_payment(entry.obj, invoice.obj if invoice is not None else None, now)
+    await ctx.writer.write_status("Payment", entry, decision.status, decision.transitions)
