@@ -16,6 +16,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from seppmail_lifecycle.api.common import Condition, LocalObjectRef, NextTransition
 from seppmail_lifecycle.api.policy import Policy
@@ -38,6 +40,7 @@ from seppmail_lifecycle.core.orders import (
     decide_domain,
     dns_lookups_due,
 )
+from seppmail_lifecycle.core.periods import period, period_at
 from seppmail_lifecycle.core.routing import RoutedService, RoutingConfig
 from seppmail_lifecycle.core.verification import DnsAnswer, DnsLookup, DnsObservation, required_records
 
@@ -1438,3 +1441,50 @@ def test_a_change_waiting_for_the_backend_reads_processing() -> None:
     assert states == {"acme-base": "OK", "acme-sig": "PROCESSING"}
     w, _ = settle(w, T1)  # the driver applies it and decides again
     assert subscription(w, "acme-sig").state == "SUSPENDED"
+
+
+RenewalEvent = tuple[str, int]
+"""("advance", hours) or ("pay", periods ahead of the current one)."""
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(
+            # Time passes more often than money arrives: most runs lapse, and some are discontinued.
+            *[st.tuples(st.just("advance"), st.integers(1, 40 * 24))] * 3,
+            st.tuples(st.just("pay"), st.integers(0, 2)),
+        ),
+        min_size=4,
+        max_size=25,
+    )
+)
+def test_no_sequence_of_payments_renews_a_discontinued_service(events: list[RenewalEvent]) -> None:
+    """Whatever is paid when, a service once DISCONTINUED stays so, cancelled for good, its
+    end-billing date the last day it was paid for."""
+    w, now = contracted(), T1
+    paid: list[Invoice] = []
+    discontinued_end: date | None = None
+    for what, amount in events:
+        if what == "advance":
+            now += timedelta(hours=amount)
+        else:
+            current = period_at(CREATED, 0, "monthly", POLICY.zone, now)
+            p = period(CREATED, 0, "monthly", POLICY.zone, (current.index if current else 0) + amount)
+            renewal = line("renewal", p.start.date(), (p.end - timedelta(days=1)).date(), service="acme-base")
+            paid.append(invoice(renewal, contract=ACME, revision=len(paid) + 1))
+            w = replace(w, invoices={ACME: tuple(paid)})
+        w, _ = settle(w, now)
+        base_status = svc(w, "acme-base").status
+        sub = subscription(w, "acme-base")
+        if discontinued_end is not None:
+            assert sub.state == "DISCONTINUED"
+            assert base_status.phase in (P.CANCELLED, P.DEPROVISIONING, P.DEPROVISIONED)
+            assert base_status.billing is not None
+            assert base_status.billing.end == discontinued_end
+        elif sub.state == "DISCONTINUED":
+            assert sub.discontinued_at is not None
+            assert sub.expires_at is not None
+            assert base_status.billing is not None
+            discontinued_end = base_status.billing.end
+            assert discontinued_end == (sub.expires_at - timedelta(days=1)).date()
