@@ -94,7 +94,7 @@ def test_trial_invoice_payment_renews_and_a_restart_duplicates_nothing(
     created = datetime.fromisoformat(contract["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
     first = period(created, 14, "monthly", UTC, 0)
     name = f"wayne-{first.start:%Y%m%d}-r1"
-    invoice = invoice_in(catalogue, namespace, name, "open")
+    invoice = invoice_in(catalogue, namespace, name, "open", timeout=40)
 
     # base 2.50 and sign-only 1.50 per user and month for 10 users; onboarding 250.00 once.
     lines = {(x["service"], x["kind"]): x["amount"] for x in invoice["spec"]["lines"]}
@@ -227,6 +227,8 @@ def test_unpaid_service_expires_blocked_then_is_discontinued_and_removed(
     assert removed["status"]["billing"]["end"] == last_paid
     assert removed["status"]["subscription"]["state"] == "DISCONTINUED"
     mail_sink.wait_for(1, key=f"Service/{expired['metadata']['uid']}/discontinued")
+    # Each once: the expiry (for this lapse) and the discontinuation.
+    assert len(keys(mail_sink, f"Service/{expired['metadata']['uid']}/")) == 2
     # The next period's invoice went out before the expiry and is replaced: nothing renews any
     # more, but the month it was used (joined that period: billed in arrears) is still owed.
     stem = f"oscorp-{ends:%Y%m%d}"
@@ -252,7 +254,7 @@ def test_discontinue_and_continue_and_cancelling_reimburses_a_paid_invoice(
         body = get(catalogue, "invoices.lifecycle", namespace, name)
         return {x["service"] for x in body["spec"]["lines"] if x["kind"] == "renewal"}
 
-    first = invoice_in(catalogue, namespace, f"{stem}-r1", "open")
+    first = invoice_in(catalogue, namespace, f"{stem}-r1", "open", timeout=40)
     assert renewal_lines(first["metadata"]["name"]) == {"stark-main", "stark-sign"}
     # Joined this period: its days are prorated on the next period's invoice.
     assert {x["kind"] for x in first["spec"]["lines"]} == {"renewal", "proration"}
@@ -286,6 +288,11 @@ def test_discontinue_and_continue_and_cancelling_reimburses_a_paid_invoice(
         ),
     )
     assert "refunded" in condition(payment, "Ready")["message"]
+    # Cancelled while on an open invoice: voided; what is still owed (the prorated first month) follows.
+    merge_patch(catalogue, namespace, "services.lifecycle", "stark-main", {"spec": {"cancellation": {}}})
+    assert invoice_in(catalogue, namespace, f"{stem}-r4", "void")["status"]["closedReason"]
+    owed = invoice_in(catalogue, namespace, f"{stem}-r5", "open")
+    assert {x["kind"] for x in owed["spec"]["lines"]} == {"proration"}
     # Only one invoice of the period is open at any time.
     states = [(i["status"] or {}).get("state") for i in invoices(catalogue, namespace).values()]
     assert states.count("open") == 1

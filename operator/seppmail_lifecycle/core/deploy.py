@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from seppmail_lifecycle.api.common import MAX_MESSAGE
 from seppmail_lifecycle.api.deployrequest import MAX_LISTED, DeployRequestStatus, SkippedDomain
@@ -20,6 +20,7 @@ from seppmail_lifecycle.core.conditions import Transition, append_history, merge
 from seppmail_lifecycle.core.model import DeployRequest, Domain, Service, synced_from_git
 from seppmail_lifecycle.core.order_machine import DEPLOYED_PHASES, ENDING_PHASES
 from seppmail_lifecycle.core.orders import Decision
+from seppmail_lifecycle.core.schedule import COMMIT_SETTLES
 
 
 def _not_confirmed_reason(domain: Domain) -> str:
@@ -62,7 +63,7 @@ class DeployPlan:
     delete: bool = False
 
 
-FAILURE_SETTLES = timedelta(seconds=10)
+FAILURE_SETTLES = COMMIT_SETTLES
 """How long a failed check may still be the commit arriving (its Tenant, its base service not
 seen yet): a request waits that long after a covered domain's check failed before it gives up."""
 

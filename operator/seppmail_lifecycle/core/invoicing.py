@@ -38,6 +38,7 @@ from seppmail_lifecycle.api.states import InvoiceState
 from seppmail_lifecycle.api.states import OrderPhase as P
 from seppmail_lifecycle.core.model import Contract, Invoice, Payment, Product, Service
 from seppmail_lifecycle.core.periods import MONTHS, Period, local_day, local_midnight, period, period_at, trial_end
+from seppmail_lifecycle.core.schedule import COMMIT_SETTLES
 
 CENT = D("0.01")
 LIVE = (None, InvoiceState.OPEN, InvoiceState.PAID)
@@ -497,7 +498,10 @@ def plan_invoices(world: ContractWorld, policy: Policy, now: datetime) -> Invoic
         if _state(invoice) is InvoiceState.OPEN and _period_end(invoice, zone) <= now:
             close(invoice, "PeriodEnded", "Its period ended unpaid.")
     create: list[NewInvoice] = []
-    deploying = any(
+    # Services being deployed, or booked so recently that more of the same commit may be on its
+    # way, join the invoice first, so that one invoice goes out, not a revision per service.
+    settled_at = max((s.meta.created for s in world.services), default=contract.meta.created) + COMMIT_SETTLES
+    deploying = settled_at > now or any(
         s.status.phase in (P.CONFIRMED, P.PROVISIONING) and s.spec.cancellation is None and s.meta.deleted is None
         for s in world.services
     )
@@ -510,9 +514,7 @@ def plan_invoices(world: ContractWorld, policy: Policy, now: datetime) -> Invoic
         lines = wanted_lines(decided, index, policy, first_target=targets[0])
         target = contract_period(contract, index, zone)
         if deploying and now < target.start:
-            # Services being deployed join the invoice first, so that one invoice (not a revision
-            # per service) goes out; at the latest when the period starts.
-            continue
+            continue  # at the latest when the period starts
         start_day = local_day(target.start, zone)
         of_period = [i for i in invoices if i.spec.period.start == start_day]
         open_ones = sorted(
@@ -548,7 +550,7 @@ def plan_invoices(world: ContractWorld, policy: Policy, now: datetime) -> Invoic
     for invoice in invoices:
         if _state(invoice) is InvoiceState.OPEN:
             wakes.append(_period_end(invoice, zone))
-    wakes += [create_at if create_at > now else nxt.start]
+    wakes += [create_at if create_at > now else nxt.start, settled_at]
     if current >= 0:
         wakes.append(contract_period(contract, current, zone).end)
     return InvoicePlan(

@@ -10,6 +10,10 @@ from seppmail_lifecycle.api.policy import AutoDeployPolicy
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+COMMIT_SETTLES = timedelta(seconds=10)
+"""How long the objects of one commit may still be arriving: Argo CD and Flux apply them one by
+one (in waves), so what a decision sees within this time of the last one may be half a commit."""
+
 
 def next_deploy_window(after: datetime, policy: AutoDeployPolicy) -> datetime:
     """The first automatic deployment window strictly after ``after``.

@@ -43,6 +43,7 @@ from .builders import (
     payment,
     priced,
     service,
+    with_meta,
     with_spec,
     with_status,
 )
@@ -626,6 +627,25 @@ def test_a_one_time_product_booked_mid_period_is_invoiced_for_the_current_period
     assert lines_of(books.invoices["acme-main-20270101-r1"]) == [
         ("svc-s", "one-time", date(2027, 1, 5), date(2027, 1, 5), 1, "250", "250.00")
     ]
+
+
+def test_an_invoice_waits_for_services_being_deployed_or_just_booked_until_the_period_starts() -> None:
+    """One invoice per commit, not a revision per service: a service being deployed, or one booked
+    within the last 10 s (the rest of its commit may be on its way), holds the invoice back."""
+    now = utc(2027, 1, 18)
+    books = Books.of(billed(start=date(2027, 1, 1)))
+    books.add(with_meta(billed("svc-new", start=None), created=now - timedelta(seconds=5)))
+    assert created(books.settle(now)) == []
+    assert books.decide(now).wake_at == now + timedelta(seconds=5)
+    deploying = with_status(books.services["svc-new"], phase=P.PROVISIONING)
+    books.add(deploying)
+    assert created(books.settle(now + timedelta(seconds=10))) == []  # settled, but still deploying
+    books.add(billed("svc-new", start=date(2027, 1, 18)))
+    assert created(books.settle(now + timedelta(seconds=11))) == ["acme-main-20270201-r1"]
+    # At the latest when the period starts, whatever is still being deployed.
+    late = Books.of(billed(start=date(2027, 1, 1)), with_status(billed("svc-stuck", start=None), phase=P.PROVISIONING))
+    assert created(late.settle(now)) == []
+    assert created(late.settle(utc(2027, 2, 1))) == ["acme-main-20270201-r1"]
 
 
 @pytest.mark.parametrize(
