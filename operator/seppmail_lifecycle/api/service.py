@@ -168,6 +168,10 @@ INFO = KindInfo(
         NEXT_AT,
         PrinterColumn("Users", ".spec.users", "integer", "Number of users.", priority=1),
         PrinterColumn("Discount", ".status.discount", description="Discount (reason).", priority=1),
+        PrinterColumn("Contract", ".spec.contractRef.name", description="The contract.", priority=1),
+        PrinterColumn(
+            "Expires", ".status.subscription.expiresAt", description="End of the paid (or trial) period.", priority=1
+        ),
         AGE,
     ),
     selectable_fields=(".spec.domainRef.name", ".spec.product"),
