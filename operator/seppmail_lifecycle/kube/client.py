@@ -78,13 +78,15 @@ class KubeClient:
         self.core = client.CoreV1Api(api)
 
     @classmethod
-    async def connect(cls, kubeconfig: str | None = None) -> KubeClient:
-        """In-cluster credentials inside a pod, else the kubeconfig (given, KUBECONFIG or ~/.kube/config)."""
+    async def connect(cls, kubeconfig: str | None = None, context: str | None = None) -> KubeClient:
+        """In-cluster credentials inside a pod, else the kubeconfig (given, KUBECONFIG or
+        ~/.kube/config) with its current context, or ``context``."""
         configuration = client.Configuration()
-        if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
+        in_pod = os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG")
+        if kubeconfig is None and context is None and in_pod:
             config.load_incluster_config(client_configuration=configuration)
         else:
-            await config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+            await config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
         # Many concurrent status writes during bulk imports; aiohttp's default pool is 100.
         configuration.connection_pool_maxsize = 64
         api = BackpressureApiClient(configuration)
@@ -94,6 +96,17 @@ class KubeClient:
             # 5% of the operator's CPU in bulk). Without proxy variables there is nothing to find.
             api.rest_client.pool_manager._trust_env = False
         return cls(api)
+
+    @staticmethod
+    def default_namespace(kubeconfig: str | None = None, context: str | None = None) -> str:
+        """The namespace of the kubeconfig's (current or named) context, as kubectl uses it."""
+        try:
+            contexts, current = config.list_kube_config_contexts(kubeconfig)
+        except (config.ConfigException, OSError):
+            return "default"
+        chosen = next((c for c in contexts if c.get("name") == context), None) if context else current
+        namespace = ((chosen or {}).get("context") or {}).get("namespace")
+        return namespace if isinstance(namespace, str) and namespace else "default"
 
     @property
     def priority_level_uid(self) -> str | None:

@@ -1,0 +1,225 @@
+"""``kubectl lifecycle`` (``kubectl-lifecycle`` on the PATH is a kubectl plugin): the command line
+partners, support and tech use beside kubectl.
+
+Commands: ``tree`` (partner -> tenants -> domains -> services, contracts, invoices, licenses) and
+the seed's buttons: ``deploy``, ``refresh``, ``cancel``, ``discontinue``, ``continue``,
+``expedite``, ``pay``. What a button writes is decided by ``core.buttons`` (pure); this module
+reads the objects, applies the change, and says what it did. A spec change of an object Argo CD or
+Flux manages is not made live (the next sync would undo it): the change to commit is printed
+instead, unless ``--force``. kubectl's conventions: ``-n/--namespace``, ``--context``,
+``--kubeconfig``, ``-o json|yaml``, errors as one line on stderr, exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import yaml
+
+from seppmail_lifecycle import __version__
+from seppmail_lifecycle.api import KINDS_BY_NAME
+from seppmail_lifecycle.core import buttons
+from seppmail_lifecycle.core.model import Obj
+from seppmail_lifecycle.kube.client import KubeClient
+from seppmail_lifecycle.kube.convert import parse
+from seppmail_lifecycle.kube.errors import ApiError, NotFound
+
+Body = dict[str, Any]
+
+
+class CommandError(Exception):
+    """What the user must know, as one line (no stack trace)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kubectl lifecycle",
+        description="The seppmail.cloud lifecycle beside kubectl: the tree of a partner's tenants, and the buttons.",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-n", "--namespace", help="the partner (or tenant) namespace (default: the context's)")
+    common.add_argument("--context", help="the kubeconfig context to use")
+    common.add_argument("--kubeconfig", help="the kubeconfig file (default: KUBECONFIG or ~/.kube/config)")
+    common.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text", help="output format")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    tree = sub.add_parser("tree", parents=[common], help="partner -> tenants -> domains -> services, contracts ...")
+    tree.add_argument("tenant", nargs="?", help="only this tenant")
+
+    button = argparse.ArgumentParser(add_help=False, parents=[common])
+    button.add_argument("--force", action="store_true", help="change an object Git manages live anyway")
+    button.add_argument("--dry-run", action="store_true", help="print the change, do not make it")
+
+    deploy = sub.add_parser("deploy", parents=[button], help="deploy domains and services now (Tech)")
+    deploy.add_argument("domains", nargs="*", metavar="DOMAIN", help="Domain objects (none: every confirmed one)")
+    refresh = sub.add_parser("refresh", parents=[button], help="recheck a domain's DNS records now")
+    refresh.add_argument("domain", metavar="DOMAIN")
+    cancel = sub.add_parser("cancel", parents=[button], help="cancel a service (cannot be withdrawn)")
+    cancel.add_argument("service", metavar="SERVICE")
+    cancel.add_argument("--end-billing", type=date.fromisoformat, metavar="YYYY-MM-DD", help="last billed day")
+    cancel.add_argument("--reason", help="why")
+    for name, what in (("discontinue", "Discontinue Service: autoRenew false"), ("continue", "Continue Service")):
+        sub.add_parser(name, parents=[button], help=what).add_argument("service", metavar="SERVICE")
+    expedite = sub.add_parser("expedite", parents=[button], help="remove a cancelled object now (platform support)")
+    expedite.add_argument("object", metavar="service/NAME|domain/NAME")
+    pay = sub.add_parser("pay", parents=[button], help="record a payment for an invoice (billing, platform support)")
+    pay.add_argument("invoice", metavar="INVOICE")
+    pay.add_argument("--amount", help="decimal amount (default: what is still open)")
+    pay.add_argument("--currency", help="ISO currency (default: the invoice's)")
+    pay.add_argument("--reference", required=True, help="the billing system's reference, e.g. a transaction id")
+    pay.add_argument("--paid-at", type=datetime.fromisoformat, help="when the money arrived (default: now)")
+    return parser
+
+
+async def _get(client: KubeClient, kind: str, namespace: str, name: str) -> Obj[Any, Any]:
+    info = KINDS_BY_NAME[kind]
+    try:
+        body = await client.get(info, namespace, name)
+    except NotFound:
+        raise CommandError(f"{info.plural}.{info.group} {name!r} not found in namespace {namespace!r}") from None
+    obj, ok = parse(info, body)
+    if not ok:
+        raise CommandError(f"{kind} {name!r} cannot be read: its spec is invalid (kubectl describe says why)")
+    return obj
+
+
+async def _list(client: KubeClient, kind: str, namespace: str) -> list[Any]:
+    info = KINDS_BY_NAME[kind]
+    readable = []
+    for body in await client.list_objects(info, [namespace]):
+        obj, ok = parse(info, body)
+        if ok:  # one whose spec cannot be read says so itself (kubectl describe)
+            readable.append(obj)
+    return readable
+
+
+def _emit(data: Any, output: str) -> None:
+    if output == "json":
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        print(yaml.safe_dump(data, sort_keys=False, default_flow_style=False), end="")
+
+
+async def _tree(client: KubeClient, args: argparse.Namespace, namespace: str) -> None:
+    from rich.console import Console
+
+    from seppmail_lifecycle.cli.tree import build, render
+
+    objects = {kind: await _list(client, kind, namespace) for kind in (
+        "Partner", "Tenant", "Domain", "Service", "Contract", "Invoice", "License"
+    )}  # fmt: skip
+    if args.tenant and not any(t.name == args.tenant for t in objects["Tenant"]):
+        raise CommandError(f"tenant {args.tenant!r} not found in namespace {namespace!r}")
+    root = build(
+        namespace,
+        objects["Partner"],
+        objects["Tenant"],
+        objects["Domain"],
+        objects["Service"],
+        objects["Contract"],
+        objects["Invoice"],
+        objects["License"],
+        only=args.tenant,
+    )
+    if args.output != "text":
+        _emit(root.as_dict(), args.output)
+        return
+    # Piped or redirected: whole lines (rich would cut them at 80 columns), for grep and diff.
+    width = None if sys.stdout.isatty() else 10_000
+    Console(highlight=False, soft_wrap=True, width=width).print(render(root))
+
+
+async def _press(client: KubeClient, args: argparse.Namespace, namespace: str) -> Body | None:
+    """Decide the change a button makes, then make it (or say why not); the changed object."""
+    now = datetime.now(UTC)
+    target: Obj[Any, Any] | None = None
+    command = args.command
+    if command == "deploy":
+        change = buttons.deploy(namespace, list(args.domains), now)
+    elif command == "refresh":
+        target = await _get(client, "Domain", namespace, args.domain)
+        change = buttons.refresh(target, now)
+    elif command in ("cancel", "discontinue", "continue"):
+        target = await _get(client, "Service", namespace, args.service)
+        change = (
+            buttons.cancel(target, args.end_billing, args.reason)
+            if command == "cancel"
+            else buttons.set_auto_renew(target, renew=command == "continue")
+        )
+    elif command == "expedite":
+        kind_name, _, name = args.object.partition("/")
+        kind = {"service": "Service", "services": "Service", "domain": "Domain", "domains": "Domain"}.get(
+            kind_name.lower().split(".")[0]
+        )
+        if kind is None or not name:
+            raise CommandError(f"expedite takes service/NAME or domain/NAME, not {args.object!r}")
+        target = await _get(client, kind, namespace, name)
+        change = buttons.expedite(target, kind)
+    else:
+        invoice = await _get(client, "Invoice", namespace, args.invoice)
+        paid_at = args.paid_at or now
+        if paid_at.tzinfo is None:
+            paid_at = paid_at.replace(tzinfo=UTC)
+        change = buttons.pay(invoice, args.amount, args.reference, paid_at, args.currency)
+    decided = buttons.live(change, target.meta, args.force) if target is not None else change
+    if isinstance(decided, buttons.Refusal):
+        snippet = yaml.safe_dump(decided.change.patch, sort_keys=False).rstrip()
+        refused = KINDS_BY_NAME[change.kind]
+        raise CommandError(
+            f"{refused.plural}.{refused.group} {change.name!r} is managed by {decided.manager}: the next sync "
+            f"would undo a live change. Commit this to its manifest in Git instead (or pass --force):\n{snippet}"
+        )
+    info = KINDS_BY_NAME[change.kind]
+    if args.dry_run:
+        print(f"would {change.says} (dry run)")
+        return change.patch or change.create
+    if change.create is not None:
+        result = await client.create(info, namespace, change.create)
+    else:
+        assert change.patch is not None
+        result = await client.patch(info, namespace, change.name, change.patch)
+    if args.output == "text":
+        print(f"{info.singular}.{info.group}/{result['metadata']['name']}: {change.says}")
+    return result
+
+
+async def _run(args: argparse.Namespace) -> int:
+    namespace = args.namespace or KubeClient.default_namespace(args.kubeconfig, args.context)
+    try:
+        client = await KubeClient.connect(args.kubeconfig, args.context)
+    except Exception as error:  # a missing or broken kubeconfig: say so, as kubectl does
+        raise CommandError(f"cannot read the kubeconfig: {error}") from None
+    try:
+        if args.command == "tree":
+            await _tree(client, args, namespace)
+        else:
+            result = await _press(client, args, namespace)
+            if result is not None and args.output != "text":
+                _emit(result, args.output)
+    finally:
+        await client.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return asyncio.run(_run(args))
+    except (CommandError, buttons.ButtonError) as error:
+        print(f"error: {error}", file=sys.stderr)
+    except ApiError as error:
+        print(f"error: the API server refused it: {error.message or error}", file=sys.stderr)
+    except OSError as error:  # the API server cannot be reached
+        print(f"error: {error}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

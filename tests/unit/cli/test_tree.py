@@ -1,0 +1,71 @@
+"""``kubectl lifecycle tree``: the seed's tenant and booked-services tables as one tree."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+from rich.console import Console
+
+from seppmail_lifecycle.api.service import BillingStatus, SubscriptionStatus
+from seppmail_lifecycle.api.states import OrderPhase as P
+from seppmail_lifecycle.cli.tree import build, render
+from tests.unit.core.builders import contract, domain, invoice, line, service, tenant, with_status
+
+
+def test_the_tree_lists_tenants_domains_services_in_number_order_with_their_columns() -> None:
+    acme = with_status(tenant("acme"), id="t-0001")
+    services = [
+        with_status(
+            service("acme-sig", "sig-only", users=5, discount=(10, "nfr")),
+            number=2,
+            phase=P.PROVISIONED,
+            subscription=SubscriptionStatus(state="OK"),
+            billing=BillingStatus(start=date(2026, 11, 2)),
+            discount="10 (nfr)",
+        ),
+        with_status(service("acme-base", users=5), number=1, phase=P.PROVISIONED),
+        service("other-base", domain="other-com"),  # another tenant's domain: not listed
+    ]
+    paid = invoice(line("renewal", date(2027, 1, 1), date(2027, 1, 31)), contract="acme-main")
+    root = build(
+        "partner-a",
+        [],
+        [acme, tenant("globex")],
+        [domain(phase=P.PROVISIONED), domain("other-com", tenant="nobody", domain_name="other.com")],
+        services,
+        [contract("acme-main")],
+        [paid],
+    )
+    assert (root.kind, root.name, root.fields["tenants"]) == ("Partner", "partner-a", 2)
+    node = root.children[0]
+    assert (node.name, node.fields["id"], node.fields["domains"], node.fields["services"]) == ("acme", "t-0001", 1, 2)
+    domain_node, contract_node = node.children
+    assert [s.name for s in domain_node.children] == ["acme-base", "acme-sig"]
+    sig = domain_node.children[1].as_dict()
+    assert {k: sig[k] for k in ("number", "product", "phase", "subscription", "billingStart", "discount")} == {
+        "number": 2,
+        "product": "sig-only",
+        "phase": "provisioned",
+        "subscription": "OK",
+        "billingStart": "2026-11-02",
+        "discount": "10 (nfr)",
+    }
+    assert [i.name for i in contract_node.children] == [paid.name]
+    assert root.children[1].fields == {"displayName": "Globex AG", "id": None, "domains": 0, "services": 0}
+
+    out = io.StringIO()
+    Console(file=out, width=200, color_system=None).print(render(root))
+    text = out.getvalue()
+    assert "Service acme-sig  #2  sig-only  provisioned  OK  billingStart 2026-11-02  discount 10 (nfr)" in text
+    assert "Tenant acme  Acme AG  id t-0001  1 domains  2 services" in text
+    assert f"Invoice {paid.name}  2027-01-01 to 2027-01-31  100.00 CHF  paid" in text
+
+
+def test_only_the_named_tenant_and_markup_in_names_is_printed_as_it_is() -> None:
+    root = build("partner-a", [], [tenant("acme"), tenant("globex")], [], [], only="globex")
+    assert [t.name for t in root.children] == ["globex"]
+    bracketed = build("partner-a", [], [with_status(tenant("acme"), id="[bold]x[/bold]")], [], [])
+    out = io.StringIO()
+    Console(file=out, width=200, color_system=None).print(render(bracketed))
+    assert "id [bold]x[/bold]" in out.getvalue()
