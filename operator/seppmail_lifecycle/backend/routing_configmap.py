@@ -6,7 +6,8 @@ collected with it) and labelled with tenant and domain so gateways and purge sel
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from seppmail_lifecycle import GROUP
 from seppmail_lifecycle.backend.base import DomainOwner
@@ -19,7 +20,6 @@ from seppmail_lifecycle.backend.labels import (
     label_value,
 )
 from seppmail_lifecycle.core.routing import RoutedService, RoutingConfig
-from seppmail_lifecycle.kube.client import KubeClient
 from seppmail_lifecycle.kube.convert import controller_reference
 
 Body = dict[str, Any]
@@ -85,8 +85,18 @@ def from_configmap(body: Body) -> RoutingConfig:
     )
 
 
+class ConfigMapApi(Protocol):
+    """The ConfigMap calls the backend makes: the API server's (``KubeClient``), or in memory."""
+
+    async def apply_configmap(self, namespace: str, body: Body) -> Body: ...
+
+    async def delete_configmap(self, namespace: str, name: str) -> None: ...
+
+    async def list_configmaps(self, label_selector: str, namespaces: Sequence[str] = ()) -> list[Body]: ...
+
+
 class ConfigMapBackend:
-    def __init__(self, client: KubeClient) -> None:
+    def __init__(self, client: ConfigMapApi) -> None:
         self.client = client
 
     async def apply_domain(self, owner: DomainOwner, config: RoutingConfig) -> RoutingConfig:

@@ -666,6 +666,7 @@ def _decide_service(
     status.subscription = _subscription(
         service, world, moving.phase, status.provisioned_at is not None, term, discontinued, now
     )
+    moving.transitions += _expiry_transitions(current.subscription, status.subscription, policy)
     status.domain_name = world.domain.spec.domain_name if world.domain else None
     discount = service.spec.discount
     status.discount = discount_label(discount.percent, discount.reason) if discount else None
@@ -692,6 +693,31 @@ def _decide_service(
         "expired" if subscription.state in (SubscriptionState.EXPIRED, SubscriptionState.DISCONTINUED) else None,
     )
     return Decision(service.name, status, tuple(moving.transitions), release, entry), nxt or term_next
+
+
+def _expiry_transitions(
+    before: SubscriptionStatus | None, after: SubscriptionStatus, policy: Policy
+) -> list[Transition]:
+    """Expiring and being renewed are transitions of their own (history, an event): the order's
+    phase does not change, the service's access does."""
+    was, now_is = before.state if before else None, after.state
+    expired = SubscriptionState.EXPIRED
+    if now_is is expired and was is not expired and after.expires_at is not None:
+        discontinue = after.expires_at + policy.billing.expired_after + policy.billing.discontinued_after
+        return [
+            Transition(
+                was.value if was else None,
+                expired.value,
+                "Expired",
+                f"Not renewed since {after.expires_at.isoformat()}: no longer accessible. Paying its invoice renews "
+                f"it; otherwise it is discontinued at {discontinue.isoformat()}.",
+                warning=True,
+            )
+        ]
+    if was is expired and now_is not in (expired, SubscriptionState.DISCONTINUED):
+        until = f" until {after.expires_at.isoformat()}" if after.expires_at else ""
+        return [Transition(expired.value, now_is.value if now_is else "", "Renewed", f"Paid: renewed{until}.")]
+    return []
 
 
 def _discontinue_cause(service: Service, term: ServiceTerm | None, zone: tzinfo, now: datetime) -> CancelCause | None:

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from seppmail_lifecycle.backend.base import Backend
 from seppmail_lifecycle.core.driver import DeliverMails, Effect, EffectFailed, LookUpDns, PurgeTenant
+from seppmail_lifecycle.core.notifications import Notification
 from seppmail_lifecycle.core.orders import ApplyRouting, RemoveRouting
 from seppmail_lifecycle.core.routing import RoutingConfig
 from seppmail_lifecycle.core.verification import DnsAnswer, DnsObservation
-from seppmail_lifecycle.runtime.mailer import Mailer
 from seppmail_lifecycle.runtime.metrics import Counters
 
 logger = logging.getLogger(__name__)
@@ -25,6 +27,12 @@ logger = logging.getLogger(__name__)
 
 class Resolver(Protocol):
     async def lookup(self, name: str, rdtype: Literal["TXT", "MX"]) -> DnsAnswer: ...
+
+
+class MailDelivery(Protocol):
+    """Sends what the ledger has not seen: the SMTP ``Mailer``, or the simulator's timeline."""
+
+    async def deliver(self, namespace: str, tenant: str, notifications: Sequence[Notification]) -> datetime | None: ...
 
 
 class Effects(Protocol):
@@ -35,7 +43,7 @@ class Effects(Protocol):
 
 
 class ClusterEffects:
-    def __init__(self, backend: Backend, resolver: Resolver, mailer: Mailer, counters: Counters) -> None:
+    def __init__(self, backend: Backend, resolver: Resolver, mailer: MailDelivery, counters: Counters) -> None:
         self.backend = backend
         self.resolver = resolver
         self.mailer = mailer

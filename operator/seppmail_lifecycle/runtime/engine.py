@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from typing import Any
+from datetime import timedelta
+from typing import Any, Protocol
 
 from seppmail_lifecycle.kube.store import Store, key_of
 from seppmail_lifecycle.runtime.context import Context
 from seppmail_lifecycle.runtime.keys import Key, affected_keys
 from seppmail_lifecycle.runtime.metrics import Counters
 from seppmail_lifecycle.runtime.reconcilers import RECONCILERS, BackendFailure
-from seppmail_lifecycle.runtime.workqueue import WorkQueue
 from seppmail_lifecycle.runtime.writer import NotLeader, StaleObject
 
 logger = logging.getLogger(__name__)
@@ -26,8 +26,18 @@ Body = dict[str, Any]
 _PROCESSING: contextvars.ContextVar[Key | None] = contextvars.ContextVar("processing", default=None)
 
 
+class KeyQueue(Protocol):
+    """What the engine needs of its queue: the operator's ``WorkQueue``, the simulator's virtual one."""
+
+    def add(self, key: Key) -> None: ...
+
+    def add_rate_limited(self, key: Key) -> timedelta: ...
+
+    def forget(self, key: Key) -> None: ...
+
+
 class Engine:
-    def __init__(self, ctx: Context, queue: WorkQueue[Key], counters: Counters) -> None:
+    def __init__(self, ctx: Context, queue: KeyQueue, counters: Counters) -> None:
         self.ctx = ctx
         self.queue = queue
         self.counters = counters
@@ -61,9 +71,6 @@ class Engine:
         for key in affected_keys(kind, body, self.store, status_only=status_only):
             if key != writing:
                 self.queue.add(key)
-
-    async def run(self, workers: int) -> None:
-        await self.queue.run(self.process, workers)
 
     async def process(self, key: Key) -> None:
         kind, namespace, name = key

@@ -82,6 +82,7 @@ def _report_death(task: asyncio.Task[None]) -> None:
 class OperatorRuntime:
     client: KubeClient
     engine: Engine
+    queue: WorkQueue[Key]
     events: EventRecorder
     counters: Counters
     workers: Workers
@@ -137,9 +138,9 @@ class OperatorRuntime:
         logger.info("%d workers: %s", sizing.count, sizing.reason)
         engine = Engine(ctx, queue, counters)
         writer.on_written = engine.written
-        runtime = cls(client, engine, events, counters, sizing)
+        runtime = cls(client, engine, queue, events, counters, sizing)
         runtime.tasks = (
-            asyncio.create_task(runtime.engine.run(sizing.count), name="seppmail-lifecycle-engine"),
+            asyncio.create_task(queue.run(engine.process, sizing.count), name="seppmail-lifecycle-engine"),
             asyncio.create_task(events.run(), name="seppmail-lifecycle-events"),
         )
         for task in runtime.tasks:
@@ -156,8 +157,8 @@ class OperatorRuntime:
         self.check_alive()
         return {
             "workers": {"count": self.workers.count, "reason": self.workers.reason},
-            "queued": len(self.engine.queue),
-            "timers": self.engine.queue.timers,
+            "queued": len(self.queue),
+            "timers": self.queue.timers,
             "objects": {kind: self.store.count(kind) for kind in KINDS_BY_NAME},
             "counters": {
                 **self.counters.snapshot(),

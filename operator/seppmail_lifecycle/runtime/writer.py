@@ -20,8 +20,8 @@ from pydantic import BaseModel
 from seppmail_lifecycle import FINALIZER
 from seppmail_lifecycle.api import KINDS_BY_NAME
 from seppmail_lifecycle.api.common import StatusBase
+from seppmail_lifecycle.api.kinds import KindInfo
 from seppmail_lifecycle.core.conditions import Transition, invalid_spec_status
-from seppmail_lifecycle.kube.client import KubeClient
 from seppmail_lifecycle.kube.convert import merge_patch, status_body
 from seppmail_lifecycle.kube.errors import AlreadyExists, Conflict, NotFound
 from seppmail_lifecycle.kube.events import MAX_MESSAGE
@@ -66,10 +66,24 @@ def transitions_message(transitions: Sequence[Transition]) -> str:
     return f"{' -> '.join(steps)}: {' '.join(t.message for t in transitions)}"[:MAX_MESSAGE]
 
 
+class ObjectApi(Protocol):
+    """The calls the writer makes: the API server's (``KubeClient``), or the simulator's in memory."""
+
+    async def get(self, info: KindInfo, namespace: str | None, name: str) -> Body: ...
+
+    async def patch_status(self, info: KindInfo, namespace: str | None, name: str, patch: Body) -> Body: ...
+
+    async def patch(self, info: KindInfo, namespace: str | None, name: str, patch: Body) -> Body: ...
+
+    async def create(self, info: KindInfo, namespace: str, body: Body) -> Body: ...
+
+    async def delete(self, info: KindInfo, namespace: str, name: str, uid: str) -> bool: ...
+
+
 class StatusWriter:
     def __init__(
         self,
-        client: KubeClient,
+        client: ObjectApi,
         store: Store,
         post_event: EventSink,
         counters: Counters,

@@ -1365,6 +1365,9 @@ def test_the_contract_decides_expiry_and_discontinuation(
         assert (ready.status, ready.reason) == ("False", "Expired")
         assert ready.message.startswith("No longer accessible")
         assert blocked == {"acme-base": "expired", "acme-sig": "expired"}
+        expiry = svc(w, "acme-base").status.history[-1]
+        assert (expiry.from_, expiry.to, expiry.reason) == ("OK", "EXPIRED", "Expired")
+        assert "discontinued at 2027-01-02" in expiry.message
     elif state == "OK":
         assert cond(w, "acme-base", "Ready").status == "True"
         assert cond(w, "acme-base", "Contracted").reason == ("Paid" if now < PERIOD_END or invoices else "PaymentDue")
@@ -1399,6 +1402,8 @@ def test_paying_an_expired_service_renews_it_and_unblocks_it() -> None:
     assert subscription(w, "acme-sig").state == "OK"
     assert w.routing is not None
     assert all(s.blocked is None for s in w.routing.services)
+    renewal = svc(w, "acme-sig").status.history[-1]
+    assert (renewal.from_, renewal.to, renewal.reason) == ("EXPIRED", "OK", "Renewed")
     assert [type(e).__name__ for r in rounds for e in r.effects] == ["ApplyRouting"]
 
 
