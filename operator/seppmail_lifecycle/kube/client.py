@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -50,8 +51,9 @@ def retry_after(error: ApiException) -> float:
 class BackpressureApiClient(client.ApiClient):  # type: ignore[misc]
     """The API client that waits when the API server says it is busy, as client-go does: a 429
     (API Priority and Fairness rejecting the request, or the max-inflight limit) is retried
-    after its Retry-After, up to ``THROTTLE_RETRIES`` times, holding the caller meanwhile. The
-    operator's workers thus slow down to what the server admits instead of failing reconciles."""
+    after its Retry-After (up to twice that, at random), up to ``THROTTLE_RETRIES`` times, holding
+    the caller meanwhile. The operator's workers thus slow down to what the server admits instead
+    of failing reconciles."""
 
     throttled = 0  # 429s answered so far, for the health endpoint
     priority_level_uid: str | None = None  # which APF priority level the server put us in
@@ -67,7 +69,9 @@ class BackpressureApiClient(client.ApiClient):  # type: ignore[misc]
                 if error.status != 429 or attempt == THROTTLE_RETRIES:
                     raise
                 self.throttled += 1
-                await asyncio.sleep(retry_after(error))
+                # Jittered (as client-go's backoff is): callers rejected together would otherwise
+                # all come back in the same instant and mostly be rejected again.
+                await asyncio.sleep(retry_after(error) * (1 + random.random()))
         raise AssertionError("unreachable")
 
 
