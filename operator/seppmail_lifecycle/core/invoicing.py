@@ -470,10 +470,10 @@ def plan_invoices(world: ContractWorld, policy: Policy, now: datetime) -> Invoic
         ):
             change(invoice, InvoiceState.PAID, "Paid", "Payments cover the total.")
     # Paid for a period not started yet, but renewing a service that no longer renews: reimbursed.
+    services = {s.name: s for s in world.services}
     for invoice in list(invoices):
         if _state(invoice) is not InvoiceState.PAID or local_midnight(invoice.spec.period.start, zone) <= now:
             continue
-        services = {s.name: s for s in world.services}
         stopped = sorted(
             x.service
             for x in invoice.spec.lines
@@ -509,12 +509,12 @@ def plan_invoices(world: ContractWorld, policy: Policy, now: datetime) -> Invoic
     # decision renews (or no longer renews) its services now, not in the next one.
     decided = replace(world, invoices=tuple(invoices))
     for index in targets:
-        # One-time products go on the first invoice made (a one-time product booked mid-period is
-        # invoiced for the current period at once).
-        lines = wanted_lines(decided, index, policy, first_target=targets[0])
         target = contract_period(contract, index, zone)
         if deploying and now < target.start:
             continue  # at the latest when the period starts
+        # One-time products go on the first invoice made (a one-time product booked mid-period is
+        # invoiced for the current period at once).
+        lines = wanted_lines(decided, index, policy, first_target=targets[0])
         start_day = local_day(target.start, zone)
         of_period = [i for i in invoices if i.spec.period.start == start_day]
         open_ones = sorted(
