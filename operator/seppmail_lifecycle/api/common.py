@@ -7,8 +7,11 @@ is enforced twice: by the API server at ``kubectl apply`` and by pydantic in the
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+import copy
+import decimal
+import enum
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
@@ -66,6 +69,24 @@ def cel(rule: str, message: str, field_path: str | None = None) -> JsonDict:
     return entry
 
 
+_IMMUTABLE = (str, int, float, bool, type(None), datetime, date, timedelta, decimal.Decimal, enum.Enum)
+
+
+def _copied(value: Any, memo: dict[int, Any]) -> Any:
+    """A deep copy of a field value: models, lists and dicts copied, immutable scalars shared."""
+    if isinstance(value, _IMMUTABLE):
+        return value
+    if isinstance(value, LifecycleModel):
+        return value.__deepcopy__(memo)
+    if type(value) is list:
+        return [_copied(v, memo) for v in value]
+    if type(value) is dict:
+        return {k: _copied(v, memo) for k, v in value.items()}
+    if type(value) is tuple:
+        return tuple(_copied(v, memo) for v in value)
+    return copy.deepcopy(value, memo)
+
+
 class LifecycleModel(BaseModel):
     """Base of every spec and status model: camelCase on the wire, unknown fields refused."""
 
@@ -75,6 +96,19 @@ class LifecycleModel(BaseModel):
         extra="forbid",
         use_attribute_docstrings=False,
     )
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        # What pydantic's own does (new instance, copied __dict__, same fields set; no extras,
+        # no private attributes here), without copy.deepcopy walking every date and string: each
+        # decision copies the statuses it changes, and this was a third of a reconcile's CPU.
+        memo = {} if memo is None else memo
+        cls = type(self)
+        copied = cls.__new__(cls)
+        object.__setattr__(copied, "__dict__", {k: _copied(v, memo) for k, v in self.__dict__.items()})
+        object.__setattr__(copied, "__pydantic_extra__", None)
+        object.__setattr__(copied, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
+        object.__setattr__(copied, "__pydantic_private__", None)
+        return copied
 
 
 class LocalObjectRef(LifecycleModel):

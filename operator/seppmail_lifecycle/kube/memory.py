@@ -13,7 +13,6 @@ test double for the operator's tests (those run against a real API server); it i
 
 from __future__ import annotations
 
-import copy
 import itertools
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -28,16 +27,25 @@ ChangeSink = Callable[[str, Body, bool], None]
 CONFIGMAP = "ConfigMap"
 
 
+def _copy(value: Any) -> Any:
+    """A copy of a JSON value (dicts, lists, scalars): what ``copy.deepcopy`` does, many times faster."""
+    if type(value) is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_copy(v) for v in value]
+    return value
+
+
 def _merge(target: Body, patch: Body) -> Body:
     """RFC 7386: ``patch`` merged into a copy of ``target`` (None deletes a key)."""
-    out = copy.deepcopy(target)
+    out: Body = _copy(target)
     for key, value in patch.items():
         if value is None:
             out.pop(key, None)
         elif isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = _merge(out[key], value)
         else:
-            out[key] = copy.deepcopy(value)
+            out[key] = _copy(value)
     return out
 
 
@@ -77,13 +85,15 @@ class MemoryApi:
         body["metadata"]["resourceVersion"] = str(next(self._versions))
         metadata = body["metadata"]
         self.objects[self._key(kind, metadata.get("namespace"), metadata["name"])] = body
-        self.on_change(kind, copy.deepcopy(body), False)
-        return copy.deepcopy(body)
+        # One copy for the watch and the caller: both only read it (the store keeps it).
+        seen: Body = _copy(body)
+        self.on_change(kind, seen, False)
+        return seen
 
     def _remove(self, kind: str, body: Body) -> None:
         metadata = body["metadata"]
         del self.objects[self._key(kind, metadata.get("namespace"), metadata["name"])]
-        self.on_change(kind, copy.deepcopy(body), True)
+        self.on_change(kind, _copy(body), True)
         # Garbage collection: whatever it owned goes with it.
         uid = metadata["uid"]
         for (other_kind, _, _), other in list(self.objects.items()):
@@ -93,7 +103,7 @@ class MemoryApi:
     def _delete_body(self, kind: str, body: Body) -> None:
         if body["metadata"].get("finalizers"):
             if not body["metadata"].get("deletionTimestamp"):
-                changed = copy.deepcopy(body)
+                changed = _copy(body)
                 changed["metadata"]["deletionTimestamp"] = _stamp(self.clock())
                 self._store(kind, changed)
             return
@@ -103,7 +113,7 @@ class MemoryApi:
         """Create an object as ``kubectl apply`` would (what a partner commits)."""
         if self._key(kind, namespace, body["metadata"]["name"]) in self.objects:
             raise AlreadyExists(409, "AlreadyExists", f'{kind.lower()} "{body["metadata"]["name"]}" already exists')
-        created = copy.deepcopy(body)
+        created = _copy(body)
         metadata = created["metadata"]
         if namespace:
             metadata["namespace"] = namespace
@@ -115,14 +125,15 @@ class MemoryApi:
     # ------------------------------------------------------------------------- our kinds (KubeClient)
 
     async def get(self, info: KindInfo, namespace: str | None, name: str) -> Body:
-        return copy.deepcopy(self._held(info.kind, namespace, name))
+        held: Body = _copy(self._held(info.kind, namespace, name))
+        return held
 
     async def patch_status(self, info: KindInfo, namespace: str | None, name: str, patch: Body) -> Body:
         held = self._held(info.kind, namespace, name)
         wanted = (patch.get("metadata") or {}).get("resourceVersion")
         if wanted is not None and wanted != held["metadata"]["resourceVersion"]:
             raise Conflict(409, "Conflict", f"the object {name!r} has been modified")
-        changed = copy.deepcopy(held)
+        changed = _copy(held)
         changed["status"] = _merge(held.get("status") or {}, patch.get("status") or {})
         return self._store(info.kind, changed)
 
@@ -138,7 +149,7 @@ class MemoryApi:
             changed["metadata"]["generation"] = int(held["metadata"].get("generation", 1)) + 1
         if changed["metadata"].get("deletionTimestamp") and not changed["metadata"].get("finalizers"):
             self._remove(info.kind, changed)
-            return copy.deepcopy(changed)
+            return changed
         return self._store(info.kind, changed)
 
     async def create(self, info: KindInfo, namespace: str, body: Body) -> Body:
@@ -155,17 +166,17 @@ class MemoryApi:
 
     async def get_configmap(self, namespace: str, name: str) -> Body | None:
         found = self.objects.get((CONFIGMAP, namespace, name))
-        return copy.deepcopy(found) if found is not None else None
+        return _copy(found) if found is not None else None
 
     async def apply_configmap(self, namespace: str, body: Body) -> Body:
         held = self.objects.get((CONFIGMAP, namespace, body["metadata"]["name"]))
         if held is None:
             return self.add(CONFIGMAP, namespace, body)
-        changed = copy.deepcopy(held)
+        changed = _copy(held)
         for field in ("labels", "annotations", "ownerReferences"):
             if field in body["metadata"]:
-                changed["metadata"][field] = copy.deepcopy(body["metadata"][field])
-        changed["data"] = copy.deepcopy(body.get("data") or {})
+                changed["metadata"][field] = _copy(body["metadata"][field])
+        changed["data"] = _copy(body.get("data") or {})
         return self._store(CONFIGMAP, changed)
 
     async def delete_configmap(self, namespace: str, name: str) -> None:
@@ -175,7 +186,7 @@ class MemoryApi:
 
     async def list_configmaps(self, label_selector: str, namespaces: Sequence[str] = ()) -> list[Body]:
         return [
-            copy.deepcopy(body)
+            _copy(body)
             for (kind, namespace, _), body in sorted(self.objects.items())
             if kind == CONFIGMAP
             and (not namespaces or namespace in namespaces)

@@ -140,11 +140,13 @@ class EveryRecordResolver:
         self.policy = policy
 
     async def lookup(self, name: str, rdtype: Literal["TXT", "MX"]) -> DnsAnswer:
+        # A record is at the domain's name or one label below it (the verification record).
+        candidates = {name, name.partition(".")[2]}
         values = [
             record.expected
-            for entry in self.store.all("Domain")
-            if entry.obj is not None
-            for record in required_records(entry.obj, self.policy.dns)
+            for domain_name in candidates
+            for domain in self.store.objects("domains_by_name", domain_name)
+            for record in required_records(domain, self.policy.dns)
             if record.name == name and record.record_type == rdtype
         ]
         return DnsAnswer(values=tuple(dict.fromkeys(values)))

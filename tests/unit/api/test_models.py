@@ -66,3 +66,36 @@ def test_spec_round_trips_in_camel_case() -> None:
     dumped = spec.model_dump(by_alias=True, exclude_none=True, mode="json")
     assert dumped["domainRef"] == {"name": "d"}
     assert dumped["autoRenew"] is True
+
+
+def test_a_deep_copy_of_a_status_is_equal_and_shares_nothing_mutable() -> None:
+    from datetime import UTC, datetime
+
+    from seppmail_lifecycle.api.common import Condition, HistoryEntry
+    from seppmail_lifecycle.api.service import BillingStatus, ServiceStatus, SubscriptionStatus
+    from seppmail_lifecycle.api.states import SubscriptionState
+
+    at = datetime(2026, 12, 3, tzinfo=UTC)
+    original = ServiceStatus(
+        phase="provisioned",
+        conditions=[Condition(type="Ready", status="True", reason="Provisioned", last_transition_time=at)],
+        history=[HistoryEntry(at=at, to="provisioned")],
+        subscription=SubscriptionStatus(state="OK", expires_at=at),
+        billing=BillingStatus(),
+    )
+    copied = original.model_copy(deep=True)
+    assert copied == original
+    assert copied.model_fields_set == original.model_fields_set
+    copied.conditions[0].message = "changed"
+    copied.history.append(HistoryEntry(at=at, to="cancelled"))
+    assert copied.subscription is not None
+    assert copied.billing is not None
+    copied.subscription.state = SubscriptionState.EXPIRED
+    copied.billing.start = at.date()
+    assert original.conditions[0].message == ""
+    assert len(original.history) == 1
+    assert original.subscription is not None
+    assert original.subscription.state == "OK"
+    assert original.billing is not None
+    assert original.billing.start is None
+    assert copied.model_dump() != original.model_dump()
