@@ -4,10 +4,13 @@ refusal to change live what Git manages."""
 
 from __future__ import annotations
 
+import calendar
 import json
 import os
 import subprocess
 import sys
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +152,43 @@ def test_a_spec_change_of_what_git_manages_is_printed_to_commit_not_made(
     # --force: live anyway.
     ok(lifecycle(catalogue, "discontinue", "wayne-sign", "--force", "-n", namespace))
     assert get(catalogue, "services.lifecycle", namespace, "wayne-sign")["spec"]["autoRenew"] is False
+
+
+def test_usage_and_offer_price_what_the_cluster_holds(
+    catalogue: ControlPlane, namespace: str, start_operator: StartOperator, tmp_path: Path
+) -> None:
+    start_operator({**POLICY, "autoDeploy": {"every": "1s", "offset": "0s"}})
+    apply(catalogue, namespace, *booking("cyberdyne"))
+    wait_phases(catalogue, namespace, "services.lifecycle", "provisioned")
+    main = get(catalogue, "services.lifecycle", namespace, "cyberdyne-main")
+    start = date.fromisoformat(main["status"]["billing"]["start"])
+    month_days = calendar.monthrange(start.year, start.month)[1]
+    days = month_days - start.day + 1
+
+    statement = json.loads(
+        ok(lifecycle(catalogue, "usage", "--month", f"{start:%Y-%m}", "-n", namespace, "-o", "json"))
+    )
+    by_service = {line["service"]: line for line in statement["lines"]}
+    # base 2.50 and sign-only 1.50 per user and month, 4 users, from the day billing started.
+    for name, price in (("cyberdyne-main", "2.50"), ("cyberdyne-sign", "1.50")):
+        expected = (Decimal(price) * 4 * days / month_days).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        assert (by_service[name]["days"], by_service[name]["amount"]) == (f"{days}/{month_days}", str(expected))
+    csv_out = ok(lifecycle(catalogue, "usage", "--month", f"{start:%Y-%m}", "--tenant", "cyberdyne", "-n", namespace,
+                           "-o", "csv"))  # fmt: skip
+    assert csv_out.splitlines()[0] == "tenant,domain,service,number,product,users,days,discount,amount,currency"
+
+    planned = tmp_path / "planned.yaml"
+    planned.write_text(
+        "apiVersion: lifecycle.seppmail.cloud/v1alpha1\nkind: Service\nmetadata: {name: cyberdyne-encrypt}\n"
+        "spec: {domainRef: {name: cyberdyne}, product: sign-encrypt, users: 10,\n"
+        "       discount: {percent: 20, reason: promo}}\n"
+    )
+    quote = ok(lifecycle(catalogue, "offer", "cyberdyne", "-f", str(planned), "-n", namespace, "-o", "markdown"))
+    assert (
+        "| cyberdyne | cyberdyne.test | cyberdyne-encrypt |  | sign-encrypt | 10 |  | 20 (promo) | 24.00 | CHF |"
+        in quote
+    )
+    assert "**Total cyberdyne: 40.00 CHF**" in quote  # 10.00 + 6.00 + 24.00 per month
+    unknown = lifecycle(catalogue, "offer", "nobody", "-n", namespace)
+    assert unknown.returncode == 1
+    assert unknown.stderr == f"error: tenant 'nobody' not found in namespace '{namespace}'\n"

@@ -44,10 +44,11 @@ def _parser() -> argparse.ArgumentParser:
         description="The seppmail.cloud lifecycle beside kubectl: the tree of a partner's tenants, and the buttons.",
     )
     parser.add_argument("--version", action="version", version=__version__)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-n", "--namespace", help="the partner (or tenant) namespace (default: the context's)")
-    common.add_argument("--context", help="the kubeconfig context to use")
-    common.add_argument("--kubeconfig", help="the kubeconfig file (default: KUBECONFIG or ~/.kube/config)")
+    cluster = argparse.ArgumentParser(add_help=False)
+    cluster.add_argument("-n", "--namespace", help="the partner (or tenant) namespace (default: the context's)")
+    cluster.add_argument("--context", help="the kubeconfig context to use")
+    cluster.add_argument("--kubeconfig", help="the kubeconfig file (default: KUBECONFIG or ~/.kube/config)")
+    common = argparse.ArgumentParser(add_help=False, parents=[cluster])
     common.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text", help="output format")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -66,6 +67,15 @@ def _parser() -> argparse.ArgumentParser:
 
     tree = sub.add_parser("tree", parents=[common], help="partner -> tenants -> domains -> services, contracts ...")
     tree.add_argument("tenant", nargs="?", help="only this tenant")
+
+    usage = sub.add_parser("usage", parents=[cluster], help="the usage statement of a month (seed 001)")
+    usage.add_argument("--month", type=_month, required=True, metavar="YYYY-MM", help="the month")
+    usage.add_argument("--tenant", help="only this tenant")
+    usage.add_argument("-o", "--output", choices=("text", "csv", "json"), default="text", help="output format")
+    offer = sub.add_parser("offer", parents=[cluster], help="a quote for a tenant's services and planned ones")
+    offer.add_argument("tenant", metavar="TENANT")
+    offer.add_argument("-f", "--filename", type=Path, help="planned Services (YAML manifests) to quote as well")
+    offer.add_argument("-o", "--output", choices=("text", "markdown", "json"), default="text", help="output format")
 
     button = argparse.ArgumentParser(add_help=False, parents=[common])
     button.add_argument("--force", action="store_true", help="change an object Git manages live anyway")
@@ -90,6 +100,13 @@ def _parser() -> argparse.ArgumentParser:
     pay.add_argument("--reference", required=True, help="the billing system's reference, e.g. a transaction id")
     pay.add_argument("--paid-at", type=datetime.fromisoformat, help="when the money arrived (default: now)")
     return parser
+
+
+def _month(text: str) -> date:
+    try:
+        return datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month like 2027-01") from None
 
 
 def _instant(text: str) -> datetime:
@@ -226,6 +243,96 @@ async def _tree(client: KubeClient, args: argparse.Namespace, namespace: str) ->
     Console(highlight=False, soft_wrap=True, width=width).print(render(root))
 
 
+def _planned(path: Path, namespace: str) -> list[Any]:
+    """Planned Services from a file: quoted as if booked (not created)."""
+    from seppmail_lifecycle.api.service import ServiceSpec, ServiceStatus
+    from seppmail_lifecycle.core.model import Meta
+
+    planned = []
+    for doc in _manifests(path):
+        if doc.get("kind") != "Service":
+            continue
+        name = (doc.get("metadata") or {}).get("name", "planned")
+        try:
+            spec = ServiceSpec.model_validate(doc.get("spec") or {})
+        except ValueError as error:
+            raise CommandError(f"{path}: Service {name!r}: {error}") from None
+        meta = Meta(name=name, namespace=namespace, uid=f"planned-{name}", generation=1, created=datetime.now(UTC))
+        planned.append(Obj(meta, spec, ServiceStatus()))
+    return planned
+
+
+async def _priced(client: KubeClient, args: argparse.Namespace, namespace: str) -> None:
+    """``usage`` and ``offer``: what the catalogue says the services cost."""
+    from seppmail_lifecycle.core import pricing
+
+    domains = await _list(client, "Domain", namespace)
+    services = await _list(client, "Service", namespace)
+    products = {p.name: p for p in await _list(client, "Product", "")}
+    if args.command == "usage":
+        lines = [
+            line
+            for line in pricing.usage_statement(args.month, domains, services, products)
+            if args.tenant is None or line.tenant == args.tenant
+        ]
+        title = f"Usage {args.month:%Y-%m}" + (f", tenant {args.tenant}" if args.tenant else "")
+    else:
+        if not any(t.name == args.tenant for t in await _list(client, "Tenant", namespace)):
+            raise CommandError(f"tenant {args.tenant!r} not found in namespace {namespace!r}")
+        planned = _planned(args.filename, namespace) if args.filename else []
+        lines = pricing.offer(args.tenant, domains, [*services, *planned], products)
+        title = f"Offer for tenant {args.tenant} (per month; one-time once)"
+    columns = ["tenant", "domain", "service", "number", "product", "users", "days", "discount", "amount", "currency"]
+    rows = [
+        [
+            line.tenant,
+            line.domain,
+            line.service,
+            "" if line.number is None else str(line.number),
+            line.product + (" (one-time)" if line.one_time else ""),
+            str(line.users),
+            f"{line.days}/{line.month_days}" if line.days is not None else "",
+            line.discount or "",
+            str(line.amount),
+            line.currency,
+        ]
+        for line in lines
+    ]
+    sums = pricing.totals(lines)
+    if args.output == "json":
+        print(json.dumps({"title": title, "lines": [dict(zip(columns, r, strict=True)) for r in rows],
+                          "totals": [{"tenant": t, "currency": c, "oneTime": o, "amount": str(a)}
+                                     for (t, c, o), a in sorted(sums.items())]}, indent=2))  # fmt: skip
+        return
+    if args.output == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+        return
+    if args.output == "markdown":
+        print(f"# {title}\n")
+        print("| " + " | ".join(columns) + " |")
+        print("|" + "---|" * len(columns))
+        for row in rows:
+            print("| " + " | ".join(row) + " |")
+        print()
+        for (tenant, currency, one_time), amount in sorted(sums.items()):
+            print(f"**Total {tenant}{' (one-time)' if one_time else ''}: {amount} {currency}**  ")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*[c.upper() for c in columns], title=title, box=None, title_justify="left", pad_edge=False)
+    for row in rows:
+        table.add_row(*row)
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 10_000)
+    console.print(table)
+    for (tenant, currency, one_time), amount in sorted(sums.items()):
+        console.print(f"total {tenant}{' one-time' if one_time else ''}: {amount} {currency}", markup=False)
+
+
 async def _press(client: KubeClient, args: argparse.Namespace, namespace: str) -> Body | None:
     """Decide the change a button makes, then make it (or say why not); the changed object."""
     now = datetime.now(UTC)
@@ -292,6 +399,8 @@ async def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "tree":
             await _tree(client, args, namespace)
+        elif args.command in ("usage", "offer"):
+            await _priced(client, args, namespace)
         else:
             result = await _press(client, args, namespace)
             if result is not None and args.output != "text":

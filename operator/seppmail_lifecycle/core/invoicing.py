@@ -38,16 +38,16 @@ from seppmail_lifecycle.api.states import InvoiceState
 from seppmail_lifecycle.api.states import OrderPhase as P
 from seppmail_lifecycle.core.model import Contract, Invoice, Payment, Product, Service
 from seppmail_lifecycle.core.periods import MONTHS, Period, local_day, local_midnight, period, period_at, trial_end
+from seppmail_lifecycle.core.pricing import cents, discounted
 from seppmail_lifecycle.core.schedule import COMMIT_SETTLES
 
-CENT = D("0.01")
 LIVE = (None, InvoiceState.OPEN, InvoiceState.PAID)
 """Invoice states that bill (None: created, its status not written yet)."""
 
 
 def money(value: D) -> str:
     """A decimal amount as the API writes it: cents, rounded half-up."""
-    return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
+    return str(cents(value))
 
 
 @dataclass(frozen=True)
@@ -263,7 +263,7 @@ def _line(
     discount = service.spec.discount
     percent = discount.percent if discount else 0
     quantity = service.spec.users
-    amount = unit * quantity * (100 - percent) / 100
+    amount = discounted(unit, quantity, percent)
     return InvoiceLine(
         service=service.name,
         product=product.name,
