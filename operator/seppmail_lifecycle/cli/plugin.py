@@ -65,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("-n", "--namespace", default="simulation", help="the namespace the manifests go into")
     simulate.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text", help="output format")
 
+    validate = sub.add_parser(
+        "validate", help="check partner YAML before committing it: schemas, CEL rules, consistency (no cluster)"
+    )
+    validate.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="YAML files or directories")
+    validate.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
+
     tree = sub.add_parser("tree", parents=[common], help="partner -> tenants -> domains -> services, contracts ...")
     tree.add_argument("tenant", nargs="?", help="only this tenant")
 
@@ -387,10 +393,29 @@ async def _press(client: KubeClient, args: argparse.Namespace, namespace: str) -
     return result
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from seppmail_lifecycle.cli.validate import validate
+
+    missing = [p for p in args.paths if not p.exists()]
+    if missing:
+        raise CommandError(f"no such file or directory: {missing[0]}")
+    findings, count = validate(args.paths)
+    if args.output == "json":
+        print(json.dumps({"manifests": count, "problems": [f.__dict__ for f in findings]}, indent=2))
+    else:
+        for finding in findings:
+            print(finding.line())
+        summary = f"{count} manifests, {len(findings)} problem(s)" if findings else f"{count} manifests, no problems"
+        print(summary, file=sys.stderr)
+    return 1 if findings else 0
+
+
 async def _run(args: argparse.Namespace) -> int:
     if args.command == "simulate":
         await _simulate(args)
         return 0
+    if args.command == "validate":
+        return _validate(args)
     namespace = args.namespace or KubeClient.default_namespace(args.kubeconfig, args.context)
     try:
         client = await KubeClient.connect(args.kubeconfig, args.context)
