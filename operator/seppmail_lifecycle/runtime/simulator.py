@@ -59,6 +59,8 @@ class Timeline:
     reconciles: int = 0
     settled: bool = True
     until: datetime | None = None
+    objects: dict[tuple[str, str, str], Body] = field(default_factory=dict)
+    """Every object at the end, by (kind, namespace, name), as the in-memory API holds it."""
 
     def of(self, kind: str, name: str) -> list[Entry]:
         return [e for e in self.entries if e.kind == kind and e.name.split("/")[-1] == name]
@@ -243,6 +245,7 @@ async def simulate(docs: Sequence[Body], policy: Policy, namespace: str, start: 
             await engine.process(ready)
         due = queue.next_due()
         if due is None or due > until:
+            timeline.objects = dict(api.objects)
             return timeline
         clock.now = max(clock.now, due)
         queue.release_due()
