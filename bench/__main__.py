@@ -35,10 +35,16 @@ class Sizes:
     idle_seconds: float
     timers: int
     timeout: float
+    simulated_services: int = 400
+    simulated_days: int = 400
 
 
 QUICK = Sizes(runs=3, throughput=(400,), idle_seconds=10, timers=500, timeout=300)
-FULL = Sizes(runs=3, throughput=(2_000, 10_000), idle_seconds=60, timers=5_000, timeout=1_800)
+FULL = Sizes(
+    runs=3, throughput=(2_000, 10_000), idle_seconds=60, timers=5_000, timeout=1_800, simulated_services=10_000
+)
+SIMULATOR_TARGET = 10.0
+"""Seconds for 10,000 services over 400 days (issue 12); smaller runs are compared pro rata."""
 
 
 def _writes_per_object(results: Sequence[Throughput], exclude_creates: bool) -> dict[str, float]:
@@ -156,8 +162,15 @@ async def run(
                 "early": timers.early,
                 "settled_before_first": timers.settled_before_first,
             }
-            print("\n(e) simulator: not measured, there is no simulator yet (issue 12)")
-            report["simulator"] = None
+            sim = await asyncio.to_thread(scenarios.simulator, sizes.simulated_services, sizes.simulated_days)
+            target = SIMULATOR_TARGET * sim.services / 10_000 * sim.days / 400
+            print(f"\n(e) simulator: {sim.services} services over {sim.days} days, no cluster")
+            print(
+                f"  {sim.seconds:.1f} s ({sim.cpu_seconds:.1f} s CPU), target {target:.1f} s: ratio "
+                f"{sim.seconds / target:.1f}; {sim.reconciles} reconciles, "
+                f"{1000 * sim.cpu_seconds / max(1, sim.reconciles):.2f} ms CPU each; {sim.entries} timeline entries"
+            )
+            report["simulator"] = {**asdict(sim), "target_seconds": target}
         finally:
             await client.close()
     return report

@@ -7,7 +7,8 @@
   server's own limit for these writes, measured in the same run;
 - ``idle``: the operator's CPU and memory once everything has settled (deadlines days away);
 - ``restart``: licenses fallen overdue while the operator was down, among everything else;
-- ``timers``: many licenses expiring within the same 10 s: how late each Grace transition is.
+- ``timers``: many licenses expiring within the same 10 s: how late each Grace transition is;
+- ``simulator``: ``kubectl lifecycle simulate`` over N services for D days, no cluster.
 """
 
 from __future__ import annotations
@@ -449,3 +450,52 @@ async def timers(cluster: Cluster, deadlines: int, patience: float) -> Timers:
         )
     finally:
         operator.stop()
+
+
+@dataclass(frozen=True)
+class SimulatorRun:
+    services: int
+    days: int
+    seconds: float
+    cpu_seconds: float
+    reconciles: int
+    entries: int
+
+
+def simulated_partner(services: int) -> list[Body]:
+    """The catalogue, and tenants with a contract (14-day trial), a license and a domain with four
+    services each (base, sign-only, sign-encrypt, one-time onboarding)."""
+    catalogue = Path(__file__).resolve().parents[1] / "manifests" / "examples" / "00-products.yaml"
+    docs: list[Body] = [d for d in yaml.safe_load_all(catalogue.read_text()) if d]
+    for t in range(max(1, services // 4)):
+        name = f"t{t:05}"
+        docs += [
+            manifests.tenant(name),
+            manifests.obj("Contract", name, {"tenantRef": {"name": name}, "trialDays": 14}),
+            manifests.license(name, name, "2027-06-30T23:59:59Z"),
+            manifests.domain(name, deploymentSettings={"ginaHost": f"gina.{name}.example"}),
+            *(
+                manifests.service(f"{name}-{product}", name, product, users=10, contractRef={"name": name})
+                for product in ("base", "sign-only", "sign-encrypt", "onboarding")
+            ),
+        ]
+    return docs
+
+
+def simulator(services: int, days: int) -> SimulatorRun:
+    """The simulator in this process: wall and CPU time, reconciles, timeline entries."""
+    from seppmail_lifecycle.api.policy import Policy
+    from seppmail_lifecycle.runtime.simulator import simulate
+
+    docs = simulated_partner(services)
+    start = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
+    began, cpu = time.perf_counter(), time.process_time()
+    timeline = asyncio.run(simulate(docs, Policy(), "bench", start, start + timedelta(days=days)))
+    return SimulatorRun(
+        services=4 * max(1, services // 4),
+        days=days,
+        seconds=time.perf_counter() - began,
+        cpu_seconds=time.process_time() - cpu,
+        reconciles=timeline.reconciles,
+        entries=len(timeline.entries),
+    )
