@@ -126,18 +126,16 @@ def _instant(text: str) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's safe loader where PyYAML has it (tens of times faster on large trees)."""
-
-
 def _manifests(path: Path) -> list[Body]:
-    files = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")) if path.is_dir() else [path]
+    from seppmail_lifecycle.cli.files import load, manifest_files
+
+    files = manifest_files([path])
     if not files:
         raise CommandError(f"no YAML manifests in {path}")
     docs: list[Body] = []
     for file in files:
         try:
-            docs += [d for d in yaml.load_all(file.read_text(), Loader=_LOADER) if d]
+            docs += load(file)
         except (OSError, yaml.YAMLError) as error:
             raise CommandError(f"{file}: {error}") from None
     return docs

@@ -20,13 +20,12 @@ import yaml
 
 from seppmail_lifecycle.api import KINDS_BY_NAME
 from seppmail_lifecycle.api.offline import check
+from seppmail_lifecycle.cli.files import load, manifest_files
 from seppmail_lifecycle.core.consistency import DomainClaim, check_domain, check_service
 from seppmail_lifecycle.core.model import Domain, Product, Service, Tenant
 from seppmail_lifecycle.kube.convert import parse
 
 Body = dict[str, Any]
-LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's safe loader where PyYAML has it (tens of times faster on large trees)."""
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 BOOKED_BY_THE_OPERATOR = {"BaseServiceMissing"}
 
@@ -41,17 +40,6 @@ class Finding:
 
     def line(self) -> str:
         return f"{self.file}: {self.kind}/{self.name}: {self.field}: {self.message}"
-
-
-def manifest_files(paths: Sequence[Path]) -> list[Path]:
-    files: list[Path] = []
-    for path in paths:
-        files += sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")) if path.is_dir() else [path]
-    return files
-
-
-def load(file: Path) -> list[Body]:
-    return [d for d in yaml.load_all(file.read_text(), Loader=LOADER) if d]
 
 
 def validate(paths: Sequence[Path]) -> tuple[list[Finding], int]:
