@@ -31,15 +31,18 @@ POLICY: dict[str, Any] = {
 ARGO = {"argocd.argoproj.io/tracking-id": "partner:lifecycle.seppmail.cloud/Service:ns/name"}
 
 
-def lifecycle(plane: ControlPlane, *args: str) -> subprocess.CompletedProcess[str]:
-    """``kubectl lifecycle ARGS`` as a person runs it: kubectl finds the plugin on the PATH."""
+def kubectl(plane: ControlPlane, *args: str) -> subprocess.CompletedProcess[str]:
+    """kubectl as a person runs it, with the venv's plugins on the PATH."""
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["KUBECONFIG"] = str(plane.admin_kubeconfig)
     env["KUBECACHEDIR"] = str(plane.state_dir / "kubectl-cache")
-    return subprocess.run(
-        [str(plane.binaries.kubectl), "lifecycle", *args], env=env, capture_output=True, text=True, timeout=60
-    )
+    return subprocess.run([str(plane.binaries.kubectl), *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def lifecycle(plane: ControlPlane, *args: str) -> subprocess.CompletedProcess[str]:
+    """``kubectl lifecycle ARGS``: kubectl finds the plugin on the PATH."""
+    return kubectl(plane, "lifecycle", *args)
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:
@@ -127,6 +130,12 @@ def test_the_tree_and_the_buttons(catalogue: ControlPlane, namespace: str, start
             get(catalogue, "services.lifecycle", namespace, "umbrella-sign")["status"].get("phase") == "deprovisioned"
         ),
     )
+
+    # Completion through kubectl itself (kubectl runs kubectl_complete-lifecycle, 1.26+).
+    completed = kubectl(catalogue, "__complete", "lifecycle", "discontinue", "-n", namespace, "umbrella-")
+    assert completed.stdout.splitlines() == ["umbrella-main", "umbrella-sign", ":4"], completed.stdout
+    commands = kubectl(catalogue, "__complete", "lifecycle", "dis").stdout.splitlines()
+    assert commands[0] == "discontinue"
 
     missing = lifecycle(catalogue, "discontinue", "nope", "-n", namespace)
     assert missing.returncode == 1

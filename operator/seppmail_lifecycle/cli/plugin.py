@@ -446,5 +446,70 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1
 
 
+# What each command's positional argument names, for completion.
+_COMPLETES = {
+    "tree": "Tenant",
+    "offer": "Tenant",
+    "deploy": "Domain",
+    "refresh": "Domain",
+    "cancel": "Service",
+    "discontinue": "Service",
+    "continue": "Service",
+    "pay": "Invoice",
+}
+NO_FILES, FILES = ":4", ":0"
+"""Cobra's completion directives, which kubectl passes on for plugins: no file names / file names."""
+
+
+def candidates(words: Sequence[str], names: Sequence[str] = ()) -> tuple[list[str], str]:
+    """What completes the last of ``words`` (the command line after ``kubectl lifecycle``): a
+    command, a flag of the command, or ``names`` (the objects its argument names); and the
+    directive."""
+    parser = _parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    partial = words[-1] if words else ""
+    if len(words) <= 1:
+        return sorted(c for c in sub.choices if c.startswith(partial)), NO_FILES
+    command = sub.choices.get(words[0])
+    if command is None:
+        return [], NO_FILES
+    if partial.startswith("-"):
+        flags = sorted(f for a in command._actions for f in a.option_strings if f.startswith(partial))
+        return flags, NO_FILES
+    if words[0] in ("simulate", "validate"):
+        return [], FILES
+    return sorted(n for n in names if n.startswith(partial)), NO_FILES
+
+
+def complete(argv: Sequence[str] | None = None) -> int:
+    """``kubectl_complete-lifecycle``: kubectl runs it to complete ``kubectl lifecycle`` (kubectl
+    1.26+); object names come from the cluster, quietly nothing when it cannot be reached."""
+    words = list(sys.argv[1:] if argv is None else argv) or [""]
+    names: list[str] = []
+    kind = _COMPLETES.get(words[0]) if len(words) > 1 else None
+    if words[0] == "expedite" and len(words) > 1:
+        kind = "Domain" if words[-1].startswith("domain/") else "Service"
+    if kind is not None and not words[-1].startswith("-"):
+        flags = {w: words[i + 1] for i, w in enumerate(words[:-2]) if w in ("-n", "--namespace", "--context")}
+        try:
+            names = asyncio.run(_names(kind, flags.get("-n") or flags.get("--namespace"), flags.get("--context")))
+        except Exception:
+            names = []
+        if words[0] == "expedite":
+            names = [f"{kind.lower()}/{n}" for n in names]
+    found, directive = candidates(words, names)
+    print("\n".join([*found, directive]))
+    return 0
+
+
+async def _names(kind: str, namespace: str | None, context: str | None) -> list[str]:
+    client = await KubeClient.connect(None, context)
+    try:
+        ns = namespace or KubeClient.default_namespace(None, context)
+        return [body["metadata"]["name"] for body in await client.list_objects(KINDS_BY_NAME[kind], [ns])]
+    finally:
+        await client.close()
+
+
 if __name__ == "__main__":
     sys.exit(main())
