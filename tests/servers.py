@@ -1,9 +1,10 @@
 """Real servers for tests, on free loopback ports: a DNS server (dnslib) and an SMTP sink (aiosmtpd).
 
-``DnsServer`` answers from a mutable, thread-safe zone (TXT, MX; unknown names: NXDOMAIN; names
-marked with ``fail``: SERVFAIL). ``MailSink`` keeps every message it receives, parsed, with its
-envelope. ``self_signed_tls`` makes a server context and a client context that trusts it, for
-STARTTLS. The ``dns_server`` and ``mail_sink`` fixtures run one of each per test session.
+``DnsServer`` (the one ``make run``'s demo zone uses, from ``devcluster.demo``) answers from a
+mutable, thread-safe zone (TXT, MX; unknown names: NXDOMAIN; names marked with ``fail``:
+SERVFAIL). ``MailSink`` keeps every message it receives, parsed, with its envelope.
+``self_signed_tls`` makes a server context and a client context that trusts it, for STARTTLS. The
+``dns_server`` and ``mail_sink`` fixtures run one of each per test session.
 """
 
 from __future__ import annotations
@@ -24,155 +25,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from dnslib import MX, QTYPE, RCODE, RR, TXT, DNSRecord
-from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
+
+from seppmail_lifecycle.devcluster.demo import LOOPBACK, DnsServer, PortController
 
 KEY_HEADER = "X-Seppmail-Lifecycle-Key"
-LOOPBACK = "127.0.0.1"
 
 
 def _key(name: str) -> str:
     return name.strip().rstrip(".").lower()
-
-
-# --------------------------------------------------------------------------------------------- DNS
-
-
-class _ZoneResolver(BaseResolver):
-    """Answers from a zone of name -> {"TXT": [...], "MX": [...]}; unknown names: NXDOMAIN."""
-
-    def __init__(self, ttl: int = 1) -> None:
-        self.ttl = ttl
-        self.lock = threading.Lock()
-        self.records: dict[str, dict[str, tuple[str, ...]]] = {}
-        self.failing: set[str] = set()
-        self.queries: list[tuple[str, str]] = []
-
-    def resolve(self, request: DNSRecord, handler: DNSHandler) -> DNSRecord:
-        reply = request.reply()
-        qname = request.q.qname
-        name = _key(str(qname))
-        qtype = QTYPE[request.q.qtype]
-        with self.lock:
-            self.queries.append((name, qtype))
-            if name in self.failing:
-                reply.header.rcode = RCODE.SERVFAIL
-                return reply
-            records = self.records.get(name)
-            if records is None:
-                reply.header.rcode = RCODE.NXDOMAIN
-                return reply
-            values = records.get(qtype, ())
-        for value in values:
-            if qtype == "TXT":
-                data = value.encode("utf-8")
-                chunks = [data[i : i + 255] for i in range(0, len(data), 255)] or [b""]
-                reply.add_answer(RR(qname, QTYPE.TXT, ttl=self.ttl, rdata=TXT(chunks)))
-            else:
-                preference, _, exchange = value.partition(" ")
-                reply.add_answer(RR(qname, QTYPE.MX, ttl=self.ttl, rdata=MX(exchange, int(preference))))
-        return reply
-
-
-class DnsServer:
-    """An authoritative-looking UDP DNS server on 127.0.0.1 with a zone tests change at will."""
-
-    def __init__(self, port: int = 0) -> None:
-        self._resolver = _ZoneResolver()
-        self._requested_port = port
-        self._server: DNSServer | None = None
-
-    # zone ------------------------------------------------------------------------------------
-
-    def set_txt(self, name: str, *values: str) -> None:
-        """Replace the TXT records of ``name`` (each value one record; long values are split)."""
-        self._set(name, "TXT", values)
-
-    def set_mx(self, name: str, *exchanges: str) -> None:
-        """Replace the MX records of ``name``: ``"mx.example.com"`` or ``"10 mx.example.com"``."""
-        normalised = []
-        for index, exchange in enumerate(exchanges):
-            parts = exchange.split()
-            if len(parts) == 2 and parts[0].isdigit():
-                normalised.append(f"{parts[0]} {parts[1]}")
-            else:
-                normalised.append(f"{10 * (index + 1)} {exchange.strip()}")
-        self._set(name, "MX", tuple(normalised))
-
-    def remove(self, name: str, rdtype: str | None = None) -> None:
-        """Forget one type of ``name`` (it then answers NOERROR, no data), or the whole name (NXDOMAIN)."""
-        key = _key(name)
-        with self._resolver.lock:
-            self._resolver.failing.discard(key)
-            if rdtype is None:
-                self._resolver.records.pop(key, None)
-            elif key in self._resolver.records:
-                self._resolver.records[key].pop(rdtype.upper(), None)
-
-    def fail(self, name: str) -> None:
-        """Answer SERVFAIL for ``name`` until ``remove(name)`` or ``clear()``."""
-        with self._resolver.lock:
-            self._resolver.failing.add(_key(name))
-
-    def clear(self) -> None:
-        """Empty the zone and the query log."""
-        with self._resolver.lock:
-            self._resolver.records.clear()
-            self._resolver.failing.clear()
-            self._resolver.queries.clear()
-
-    @property
-    def queries(self) -> list[tuple[str, str]]:
-        """Every (name, type) asked so far, oldest first (a copy)."""
-        with self._resolver.lock:
-            return list(self._resolver.queries)
-
-    def _set(self, name: str, rdtype: str, values: tuple[str, ...]) -> None:
-        key = _key(name)
-        with self._resolver.lock:
-            self._resolver.failing.discard(key)
-            self._resolver.records.setdefault(key, {})[rdtype] = tuple(values)
-
-    # lifecycle -------------------------------------------------------------------------------
-
-    def start(self) -> DnsServer:
-        if self._server is not None:
-            return self
-        quiet = DNSLogger(logf=lambda *_: None)
-        self._server = DNSServer(self._resolver, address=LOOPBACK, port=self._requested_port, logger=quiet)
-        self._server.start_thread()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.stop()
-        self._server.server.server_close()
-        self._server.thread.join(timeout=5)
-        self._server = None
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("DnsServer is not running")
-        return int(self._server.server.server_address[1])
-
-    @property
-    def address(self) -> str:
-        """``"127.0.0.1:<port>"``, the form the operator's nameserver setting takes."""
-        return f"{LOOPBACK}:{self.port}"
-
-    def __enter__(self) -> DnsServer:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
 
 # -------------------------------------------------------------------------------------------- SMTP
@@ -241,15 +106,6 @@ class _SinkHandler:
         return "250 Message accepted for delivery"
 
 
-class _Controller(Controller):
-    """aiosmtpd's Controller bound to port 0: learns the real port before its self-test connection."""
-
-    def _trigger_server(self) -> None:
-        assert self.server is not None
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
-
-
 class MailSink:
     """An SMTP server on 127.0.0.1 that accepts and keeps every message.
 
@@ -266,7 +122,7 @@ class MailSink:
         self._credentials = dict(credentials or {})
         self._condition = threading.Condition()
         self._messages: list[ReceivedMail] = []
-        self._controller: _Controller | None = None
+        self._controller: PortController | None = None
         self.refuse_domains: set[str] = set()
 
     def start(self) -> MailSink:
@@ -281,7 +137,7 @@ class MailSink:
                 auth_required=True,
                 auth_require_tls=self._tls_context is not None,
             )
-        controller = _Controller(
+        controller = PortController(
             _SinkHandler(self), hostname=LOOPBACK, port=0, server_hostname="mail-sink.test", **kwargs
         )
         controller.start()

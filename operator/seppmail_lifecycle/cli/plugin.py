@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -32,6 +33,11 @@ from seppmail_lifecycle.kube.convert import parse
 from seppmail_lifecycle.kube.errors import ApiError, NotFound
 
 Body = dict[str, Any]
+
+
+DEMO_ZONE = Path(os.environ.get("SEPPMAIL_LIFECYCLE_STATE", ".devcluster")) / "dns" / "zone.json"
+"""The zone ``make run``'s DNS server answers from (``devcluster.demo.zone_path``; JSON: name -> type
+-> values, MX values as "preference exchange")."""
 
 
 class CommandError(Exception):
@@ -82,6 +88,14 @@ def _parser() -> argparse.ArgumentParser:
     offer.add_argument("tenant", metavar="TENANT")
     offer.add_argument("-f", "--filename", type=Path, help="planned Services (YAML manifests) to quote as well")
     offer.add_argument("-o", "--output", choices=("text", "markdown", "json"), default="text", help="output format")
+
+    demo = sub.add_parser("demo", help="the local demo of `make run`")
+    demo_sub = demo.add_subparsers(dest="demo", required=True, metavar="WHAT")
+    dns = demo_sub.add_parser(
+        "dns", parents=[common], help="set the DNS records a partner would set for a domain, in the demo's zone"
+    )
+    dns.add_argument("domain", metavar="DOMAIN", help="the Domain object")
+    dns.add_argument("--zone", type=Path, default=DEMO_ZONE, help=f"the demo zone file (default: {DEMO_ZONE})")
 
     button = argparse.ArgumentParser(add_help=False, parents=[common])
     button.add_argument("--force", action="store_true", help="change an object Git manages live anyway")
@@ -337,6 +351,30 @@ async def _priced(client: KubeClient, args: argparse.Namespace, namespace: str) 
         console.print(f"total {tenant}{' one-time' if one_time else ''}: {amount} {currency}", markup=False)
 
 
+async def _demo_dns(client: KubeClient, args: argparse.Namespace, namespace: str) -> None:
+    """The records the domain waits for, into the demo zone; then a refresh, so it is checked now."""
+    domain = await _get(client, "Domain", namespace, args.domain)
+    pending = domain.status.pending_actions
+    if not pending:
+        raise CommandError(
+            f"domain {args.domain!r} waits for no DNS record (phase {domain.status.phase or 'ordered'}): nothing to set"
+        )
+    if not args.zone.parent.exists():
+        raise CommandError(f"{args.zone.parent} does not exist: is `make run` running in this directory?")
+    zone: dict[str, dict[str, list[str]]] = json.loads(args.zone.read_text()) if args.zone.exists() else {}
+    for action in pending:
+        values = zone.setdefault(action.name, {}).setdefault(action.record_type, [])
+        value = action.expected if action.record_type == "TXT" else f"{10 * (len(values) + 1)} {action.expected}"
+        if all(v.split()[-1] != action.expected for v in values):
+            values.append(value)
+        print(f"{action.record_type:<4} {action.name}  {value}")
+    args.zone.write_text(json.dumps(zone, indent=2, sort_keys=True) + "\n")
+    refresh = buttons.refresh(domain, datetime.now(UTC))
+    assert refresh.patch is not None
+    await client.patch(KINDS_BY_NAME["Domain"], namespace, domain.name, refresh.patch)
+    print(f"set in {args.zone}; domain {domain.name} is checked again now")
+
+
 async def _press(client: KubeClient, args: argparse.Namespace, namespace: str) -> Body | None:
     """Decide the change a button makes, then make it (or say why not); the changed object."""
     now = datetime.now(UTC)
@@ -424,6 +462,8 @@ async def _run(args: argparse.Namespace) -> int:
             await _tree(client, args, namespace)
         elif args.command in ("usage", "offer"):
             await _priced(client, args, namespace)
+        elif args.command == "demo":
+            await _demo_dns(client, args, namespace)
         else:
             result = await _press(client, args, namespace)
             if result is not None and args.output != "text":

@@ -2,21 +2,27 @@
 
 With a reachable cluster (``KUBECONFIG`` or ``~/.kube/config``) it uses that cluster; otherwise it
 starts the local control plane (kept running afterwards; ``make cluster-down`` stops it). Either way
-it installs the CRDs, applies ``manifests/examples/`` into a demo namespace, prints the KUBECONFIG
-line to use, and runs the operator in the foreground.
+it installs the CRDs, applies ``manifests/examples/`` into a demo namespace, starts the demo's DNS
+zone (``kubectl lifecycle demo dns DOMAIN`` sets the records a partner would) and mail drop (each
+mail a file under ``<state>/mail/`` and a line here), prints what to try, and runs the operator in
+the foreground with them until Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import yaml
+
 from seppmail_lifecycle.devcluster.binaries import ensure_binaries
 from seppmail_lifecycle.devcluster.controlplane import ControlPlane
+from seppmail_lifecycle.devcluster.demo import DnsServer, MailDrop, zone_path
 
 DEMO_NAMESPACE = "partner-demo"
 
@@ -106,9 +112,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
-    policy = ["--policy", str(args.policy)] if args.policy else []
-    operator = [sys.executable, "-m", "seppmail_lifecycle.cli.operator_main", "run", "-A", *policy, *args.operator_args]
-    os.execve(sys.executable, operator, env)
+    state = args.state_dir.absolute()
+    zone = zone_path(state)
+    zone.parent.mkdir(parents=True, exist_ok=True)
+    dns = DnsServer().start().follow(zone)
+    mail = MailDrop(state / "mail").start()
+    policy = yaml.safe_load(args.policy.read_text()) if args.policy else {}
+    policy = {**policy, "dns": {**(policy.get("dns") or {}), "nameservers": [dns.address]}}
+    policy_file = state / "demo-policy.yaml"
+    policy_file.write_text(yaml.safe_dump(policy))
+    print(
+        f"[run] demo DNS zone {zone} on {dns.address}; mails go to {mail.directory}. Try:\n\n"
+        f"    kubectl lifecycle demo dns acme-ch -n {DEMO_NAMESPACE}   # the partner sets the DNS records\n"
+        f"    kubectl lifecycle tree -n {DEMO_NAMESPACE}\n"
+        f"    kubectl lifecycle simulate manifests/examples --until +400d   # the year ahead, no cluster\n",
+        file=sys.stderr,
+        flush=True,
+    )
+    operator = [
+        sys.executable, "-m", "seppmail_lifecycle.cli.operator_main", "run", "-A", "--policy", str(policy_file),
+        "--smtp-host", "127.0.0.1", "--smtp-port", str(mail.port), *args.operator_args,
+    ]  # fmt: skip
+    process = subprocess.Popen(operator, env=env)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.send_signal(signal.SIGTERM)
+        return process.wait()
+    finally:
+        mail.stop()
+        dns.stop()
 
 
 if __name__ == "__main__":
