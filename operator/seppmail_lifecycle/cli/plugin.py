@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -166,10 +167,13 @@ async def _simulate(args: argparse.Namespace) -> None:
     except (ValueError, argparse.ArgumentTypeError, OSError) as error:
         raise CommandError(str(error)) from None
     docs = _manifests(args.dir)
-    try:
-        timeline = await simulate(docs, policy, args.namespace, start, until)
-    except ValueError as error:  # a manifest that is not one of our kinds, or does not parse
-        raise CommandError(str(error)) from None
+    with _progress(f"simulating {len(docs)} objects", (until - start).total_seconds()) as advance:
+        try:
+            timeline = await simulate(
+                docs, policy, args.namespace, start, until, lambda now: advance((now - start).total_seconds())
+            )
+        except ValueError as error:  # a manifest that is not one of our kinds, or does not parse
+            raise CommandError(str(error)) from None
     if not timeline.settled:
         raise CommandError(f"the decisions did not settle after {timeline.reconciles} reconciles")
     if args.output != "text":
@@ -201,6 +205,21 @@ async def _simulate(args: argparse.Namespace) -> None:
         print(f"\n{kind} {name}")
         for e in entries:
             print(f"  {e.at:%Y-%m-%d %H:%M:%S}  {e.reason:<24} {e.message}")
+
+
+@contextlib.contextmanager
+def _progress(what: str, total: float) -> Iterator[Callable[[float], None]]:
+    """A progress bar on stderr while a long run goes on (only on a terminal: never in pipes or logs)."""
+    if not sys.stderr.isatty():
+        yield lambda _: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, transient=True, console=Console(stderr=True), redirect_stdout=False) as bar:
+        task = bar.add_task(what, total=total)
+        yield lambda done: bar.update(task, completed=done)
 
 
 async def _get(client: KubeClient, kind: str, namespace: str, name: str) -> Obj[Any, Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -185,9 +185,17 @@ def _name(body: Body) -> str:
     return f"{metadata['namespace']}/{metadata['name']}" if metadata.get("namespace") else metadata["name"]
 
 
-async def simulate(docs: Sequence[Body], policy: Policy, namespace: str, start: datetime, until: datetime) -> Timeline:
+async def simulate(
+    docs: Sequence[Body],
+    policy: Policy,
+    namespace: str,
+    start: datetime,
+    until: datetime,
+    progress: Callable[[datetime], None] | None = None,
+) -> Timeline:
     """Run the manifests ``docs`` (created at ``start`` in ``namespace``) through the operator's
-    loop until ``until``; the timeline of everything that happened."""
+    loop until ``until``; the timeline of everything that happened. ``progress`` is told each
+    virtual time the clock jumps to."""
     clock = VirtualClock(start)
     timeline = Timeline(until=until)
     store = Store()
@@ -248,4 +256,6 @@ async def simulate(docs: Sequence[Body], policy: Policy, namespace: str, start: 
             timeline.objects = dict(api.objects)
             return timeline
         clock.now = max(clock.now, due)
+        if progress is not None:
+            progress(clock.now)
         queue.release_due()
