@@ -57,7 +57,7 @@ def _invoice_status(
     invoice: Invoice, change: InvoiceChange | None, payments: Sequence[Payment], now: datetime
 ) -> Decision[InvoiceStatus]:
     current = invoice.status
-    status = current.model_copy(deep=True)
+    status = current.model_copy()  # every field it changes is assigned anew, none changed in place
     state = change.state if change else (current.state or InvoiceState.OPEN)
     status.state = state
     status.observed_generation = invoice.meta.generation
@@ -119,7 +119,7 @@ def decide_contract(world: ContractWorld, policy: Policy, now: datetime) -> Cont
     changes = {x.name: x for x in plan.changes}
     invoices = tuple(_invoice_status(i, changes.get(i.name), world.payments, now) for i in world.invoices)
     current = contract.status
-    status = current.model_copy(deep=True)
+    status = current.model_copy()  # every field it changes is assigned anew, none changed in place
     status.observed_generation = contract.meta.generation
     trial = contract_trial_end(contract, zone)
     status.trial_ends_at = trial
@@ -240,7 +240,7 @@ def _contract_conditions(
 def decide_payment(payment: Payment, invoice: Invoice | None, now: datetime) -> Decision[PaymentStatus]:
     """Whether the payment counts towards its invoice, and if not, what to do about it."""
     current = payment.status
-    status = current.model_copy(deep=True)
+    status = current.model_copy()  # every field it changes is assigned anew, none changed in place
     status.observed_generation = payment.meta.generation
     amount = f"{payment.spec.amount.amount} {payment.spec.amount.currency}"
     if invoice is None:
