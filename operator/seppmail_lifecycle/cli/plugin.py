@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     usage = sub.add_parser("usage", parents=[cluster], help="the usage statement of a month (seed 001)")
     usage.add_argument("--month", type=_month, required=True, metavar="YYYY-MM", help="the month")
     usage.add_argument("--tenant", help="only this tenant")
-    usage.add_argument("-o", "--output", choices=("text", "csv", "json"), default="text", help="output format")
+    usage.add_argument("-o", "--output", choices=("table", "csv", "json"), default="table", help="output format")
     offer = sub.add_parser("offer", parents=[cluster], help="a quote for a tenant's services and planned ones")
     offer.add_argument("tenant", metavar="TENANT")
     offer.add_argument("-f", "--filename", type=Path, help="planned Services (YAML manifests) to quote as well")
@@ -454,7 +454,11 @@ def _validate(args: argparse.Namespace) -> int:
     missing = [p for p in args.paths if not p.exists()]
     if missing:
         raise CommandError(f"no such file or directory: {missing[0]}")
-    findings, count = validate(args.paths)
+    from seppmail_lifecycle.cli.files import manifest_files
+
+    files = manifest_files(args.paths)
+    with _progress(f"validating {len(files)} files", len(files)) as advance:
+        findings, count = validate(files, advance)
     if args.output == "json":
         print(json.dumps({"manifests": count, "problems": [f.__dict__ for f in findings]}, indent=2))
     else:

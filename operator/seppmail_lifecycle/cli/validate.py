@@ -10,7 +10,7 @@ not checked. What the operator does itself (booking a missing base service) is n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,12 +42,15 @@ class Finding:
         return f"{self.file}: {self.kind}/{self.name}: {self.field}: {self.message}"
 
 
-def validate(paths: Sequence[Path]) -> tuple[list[Finding], int]:
-    """Every problem in the manifests under ``paths``, and how many manifests were read."""
+def validate(paths: Sequence[Path], progress: Callable[[float], None] | None = None) -> tuple[list[Finding], int]:
+    """Every problem in the manifests under ``paths``, and how many manifests were read;
+    ``progress`` is told how many files are done."""
     findings: list[Finding] = []
     parsed: list[tuple[str, str, Any]] = []  # (file, kind, object) of the ones that check out
     count = 0
-    for file in manifest_files(paths):
+    for done, file in enumerate(manifest_files(paths), start=1):
+        if progress is not None:
+            progress(done)
         try:
             docs = load(file)
         except (OSError, yaml.YAMLError) as error:

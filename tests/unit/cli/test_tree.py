@@ -69,3 +69,45 @@ def test_only_the_named_tenant_and_markup_in_names_is_printed_as_it_is() -> None
     out = io.StringIO()
     Console(file=out, width=200, color_system=None).print(render(bracketed))
     assert "id [bold]x[/bold]" in out.getvalue()
+
+
+def test_the_examples_render_as_a_tree_and_an_offer() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    from seppmail_lifecycle.api import KINDS_BY_NAME
+    from seppmail_lifecycle.core.pricing import offer
+    from seppmail_lifecycle.kube.convert import parse
+
+    examples = Path(__file__).parents[3] / "manifests" / "examples"
+    objects: dict[str, list[object]] = {}
+    for index, doc in enumerate(d for f in sorted(examples.glob("*.yaml")) for d in yaml.safe_load_all(f.read_text())):
+        meta = {
+            "namespace": "partner-demo",
+            **doc["metadata"],
+            "uid": f"u{index}",
+            "creationTimestamp": "2026-12-03T10:00:00Z",
+        }
+        obj, ok = parse(KINDS_BY_NAME[doc["kind"]], {**doc, "metadata": meta})
+        assert ok
+        objects.setdefault(doc["kind"], []).append(obj)
+    root = build(
+        "partner-demo",
+        objects["Partner"],  # type: ignore[arg-type]
+        objects["Tenant"],  # type: ignore[arg-type]
+        objects["Domain"],  # type: ignore[arg-type]
+        objects["Service"],  # type: ignore[arg-type]
+        objects["Contract"],  # type: ignore[arg-type]
+        [],
+        objects["License"],  # type: ignore[arg-type]
+    )
+    out = io.StringIO()
+    Console(file=out, width=200, color_system=None).print(render(root))
+    text = out.getvalue()
+    assert text.startswith("Partner swissmail-partners  Swissmail Partners GmbH  2 tenants")
+    for shown in ("Tenant acme", "Tenant globex", "Domain acme-ch  acme.ch", "Contract acme-yearly  yearly"):
+        assert shown in text
+    products = {p.name: p for p in objects["Product"]}  # type: ignore[attr-defined]
+    quote = offer("acme", objects["Domain"], objects["Service"], products)  # type: ignore[arg-type]
+    assert {line.product for line in quote} == {"base", "sign-encrypt", "onboarding"}
