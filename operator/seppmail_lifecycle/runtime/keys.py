@@ -63,7 +63,8 @@ def _partner_keys(store: Store, namespace: str) -> list[Key]:
 def affected_keys(kind: str, body: Body, store: Store, *, status_only: bool = False) -> list[Key]:
     """The aggregates to decide again when ``body`` (of ``kind``) was added, changed or deleted;
     each once, in a stable order. ``status_only``: only its status (or our finalizer) changed,
-    which no decision reads of a Tenant (its domains and mails read its spec)."""
+    which no decision reads of a Tenant (its domains and mails read its spec) or of a Contract
+    (its services' terms read its spec and its invoices)."""
     namespace, name = key_of(body)
     keys: list[Key] = []
     if kind == "Domain":
@@ -88,9 +89,10 @@ def affected_keys(kind: str, body: Body, store: Store, *, status_only: bool = Fa
             keys.append(("Contract", namespace, contract))
     elif kind == "Contract":
         keys.append(("Contract", namespace, name))
-        keys += _contract_domains(store, namespace, name)
-        if tenant := _ref(body, "tenantRef"):
-            keys.append((MAIL, namespace, tenant))
+        if not status_only:  # its services' terms read its spec and invoices, never its status
+            keys += _contract_domains(store, namespace, name)
+            if tenant := _ref(body, "tenantRef"):
+                keys.append((MAIL, namespace, tenant))
     elif kind == "Invoice":
         # Paid or not decides whether its services are renewed; the mails announce it.
         if contract := _ref(body, "contractRef"):

@@ -202,6 +202,10 @@ async def simulate(
     queue = VirtualQueue(clock)
     engine: Engine | None = None
 
+    watched: list[tuple[str, Body, bool]] = []
+    """Watch events not delivered yet: as from the API server, they arrive after the write that
+    caused them returned (so the engine knows its own writes and ignores them, as the operator does)."""
+
     def on_change(kind: str, body: Body, deleted: bool) -> None:
         # The watch: our kinds, and the routing ConfigMaps the backend writes.
         if kind == CONFIGMAP:
@@ -210,7 +214,7 @@ async def simulate(
                 return
             kind = ROUTING
         if engine is not None:
-            engine.observe(kind, body, deleted=deleted)
+            watched.append((kind, body, deleted))
         elif not deleted:
             store.put(kind, body)
 
@@ -251,6 +255,9 @@ async def simulate(
                 timeline.settled = False
                 return timeline
             await engine.process(ready)
+            while watched:
+                kind, body, deleted = watched.pop(0)
+                engine.observe(kind, body, deleted=deleted)
         due = queue.next_due()
         if due is None or due > until:
             timeline.objects = dict(api.objects)

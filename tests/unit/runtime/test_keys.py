@@ -169,3 +169,27 @@ def test_the_catch_up_decides_the_licenses_first() -> None:
 def test_a_tenant_status_change_affects_no_other_aggregate() -> None:
     store = world()
     assert affected_keys("Tenant", body(store, "Tenant", "acme"), store, status_only=True) == [("Tenant", NS, "acme")]
+
+
+def test_a_contract_decides_its_services_domains_again_on_a_spec_change_not_on_its_status() -> None:
+    store = world()
+    contract = served(manifests.obj("Contract", "acme-main", {"tenantRef": {"name": "acme"}}))
+    store.put("Contract", contract)
+    store.put(
+        "Service",
+        served(manifests.service("acme-ch-base", "acme-ch", "base", contractRef={"name": "acme-main"})),
+    )
+    assert affected_keys("Contract", contract, store) == [
+        ("Contract", NS, "acme-main"),
+        ("Domain", NS, "acme-ch"),
+        (MAIL, NS, "acme"),
+    ]
+    assert affected_keys("Contract", contract, store, status_only=True) == [("Contract", NS, "acme-main")]
+    invoice = served(
+        manifests.invoice("acme-main-20270101-r1", "acme-main", "acme", "2027-01-01", "2027-01-31", "1.00")
+    )
+    assert affected_keys("Invoice", invoice, store) == [
+        ("Contract", NS, "acme-main"),
+        ("Domain", NS, "acme-ch"),
+        (MAIL, NS, "acme"),
+    ]
