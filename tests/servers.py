@@ -31,13 +31,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from seppmail_lifecycle.devcluster.demo import LOOPBACK, DnsServer, PortController
+from seppmail_lifecycle.devcluster.demo import LOOPBACK, DnsServer, PortController, name_key
 
 KEY_HEADER = "X-Seppmail-Lifecycle-Key"
-
-
-def _key(name: str) -> str:
-    return name.strip().rstrip(".").lower()
 
 
 # -------------------------------------------------------------------------------------------- SMTP
@@ -83,7 +79,7 @@ class _SinkHandler:
         self._sink = sink
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
-        if _key(address.rpartition("@")[2]) in self._sink.refuse_domains:
+        if name_key(address.rpartition("@")[2]) in self._sink.refuse_domains:
             return "550 5.1.1 recipient refused by the test sink"
         envelope.rcpt_tos.append(address)
         return "250 OK"

@@ -126,7 +126,8 @@ def decide_contract(world: ContractWorld, policy: Policy, now: datetime) -> Cont
     period = current_period(contract, zone, now)
     status.current_period = ContractPeriod(start=period.start, end=period.end) if period else None
     billed_services = [s for s in world.services if billed(s) and s.meta.deleted is None]
-    paid_now = [s for s in billed_services if covered_at(coverage(s, contract, _after(world, invoices), zone), now)]
+    after = _after(world, invoices)
+    paid_now = [s for s in billed_services if covered_at(coverage(s, contract, after, zone), now)]
     if trial is not None and now < trial:
         state = ContractState.TRIAL
     elif billed_services and not paid_now:
@@ -141,7 +142,8 @@ def decide_contract(world: ContractWorld, policy: Policy, now: datetime) -> Cont
         key=lambda d: d.name,
     )
     new_total = sum((D(n.spec.total.amount) for n in plan.create), D(0))
-    due = sum((D(i.spec.total.amount) for i in world.invoices if i.name in {d.name for d in open_ones}), D(0))
+    open_names = {d.name for d in open_ones}
+    due = sum((D(i.spec.total.amount) for i in world.invoices if i.name in open_names), D(0))
     due += new_total
     status.open_invoice = plan.create[-1].name if plan.create else (open_ones[-1].name if open_ones else None)
     status.amount_due = Money(amount=money(due), currency=policy.billing.currency)

@@ -19,6 +19,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP
 from decimal import Decimal as D
 
+from seppmail_lifecycle.core.billing import discount_label
 from seppmail_lifecycle.core.model import Domain, Product, Service
 
 CENT = D("0.01")
@@ -53,11 +54,11 @@ class PricedLine:
 
 
 def _discount(service: Service) -> tuple[int, str | None]:
+    """The percent, and the discount as services show it ("10 (nfr)")."""
     discount = service.spec.discount
-    if discount is None or discount.percent == 0:
+    if discount is None:
         return 0, None
-    shown = f"{discount.percent} ({discount.reason})" if discount.reason else str(discount.percent)
-    return discount.percent, shown
+    return discount.percent, discount_label(discount.percent, discount.reason)
 
 
 def _tenants(domains: Sequence[Domain]) -> dict[str, tuple[str, str]]:

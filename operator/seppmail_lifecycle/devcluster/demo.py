@@ -26,7 +26,8 @@ from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
 LOOPBACK = "127.0.0.1"
 
 
-def _key(name: str) -> str:
+def name_key(name: str) -> str:
+    """A DNS (or mail) domain name as compared: lowercase, no trailing dot."""
     return name.strip().rstrip(".").lower()
 
 
@@ -56,13 +57,13 @@ class _ZoneResolver(BaseResolver):  # type: ignore[misc]
         if changed == self._seen:
             return
         zone = json.loads(self.followed.read_text() or "{}")
-        self.records = {_key(name): {t: tuple(v) for t, v in types.items()} for name, types in zone.items()}
+        self.records = {name_key(name): {t: tuple(v) for t, v in types.items()} for name, types in zone.items()}
         self._seen = changed
 
     def resolve(self, request: DNSRecord, handler: DNSHandler) -> DNSRecord:
         reply = request.reply()
         qname = request.q.qname
-        name = _key(str(qname))
+        name = name_key(str(qname))
         qtype = QTYPE[request.q.qtype]
         with self.lock:
             self.reload()
@@ -113,7 +114,7 @@ class DnsServer:
 
     def remove(self, name: str, rdtype: str | None = None) -> None:
         """Forget one type of ``name`` (it then answers NOERROR, no data), or the whole name (NXDOMAIN)."""
-        key = _key(name)
+        key = name_key(name)
         with self._resolver.lock:
             self._resolver.failing.discard(key)
             if rdtype is None:
@@ -124,7 +125,7 @@ class DnsServer:
     def fail(self, name: str) -> None:
         """Answer SERVFAIL for ``name`` until ``remove(name)`` or ``clear()``."""
         with self._resolver.lock:
-            self._resolver.failing.add(_key(name))
+            self._resolver.failing.add(name_key(name))
 
     def clear(self) -> None:
         """Empty the zone and the query log."""
@@ -147,7 +148,7 @@ class DnsServer:
         return self
 
     def _set(self, name: str, rdtype: str, values: tuple[str, ...]) -> None:
-        key = _key(name)
+        key = name_key(name)
         with self._resolver.lock:
             self._resolver.failing.discard(key)
             self._resolver.records.setdefault(key, {})[rdtype] = tuple(values)
