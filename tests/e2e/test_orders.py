@@ -561,5 +561,5 @@ def test_restart_across_a_due_time_performs_the_overdue_transition_exactly_once(
     assert history.count("deprovisioning") == 1
     assert history.count("deprovisioned") == 1
     events = transition_events(catalogue, namespace, "wayne-sign-only", "-> deprovisioned")
-    assert events.count("-> deprovisioning") == 1
-    assert events.count("-> deprovisioned") == 1
+    assert events.count("-> deprovisioning") == 1, events
+    assert events.count("-> deprovisioned") == 1, events

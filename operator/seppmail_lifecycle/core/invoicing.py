@@ -11,7 +11,9 @@ The rules, each a pure function of (contract, its services, invoices, payments, 
   period while a renewing service is not covered (it lapsed, or was continued late): one invoice
   per period with a renewal line for every renewing service not yet paid for that period, a
   proration line for each service that joined the previous period, and a line for each one-time
-  product not billed yet. Lines already on a paid invoice are never invoiced again.
+  product not billed yet, while the service is in use (an unpaid one-time or prorated charge is
+  carried to the next invoice until it is paid or the service is removed or discontinued). Lines
+  already on a paid invoice are never invoiced again.
 - **Revisions.** When what a period should bill changes, its open invoice is voided (reimbursed if
   partly paid) and the next revision created; a paid invoice for a period not yet started that
   renews a service which no longer renews (Discontinue Service, cancellation) is reimbursed and
@@ -109,6 +111,16 @@ def _discontinued(service: Service) -> bool:
 
 def _recurring(product: Product | None) -> bool:
     return product is not None and product.spec.billing.type == "recurring"
+
+
+def in_use(service: Service) -> bool:
+    """Whether the service still runs for the customer (provisioned, or cancelled and not removed
+    yet), neither deleted nor discontinued: only such a service has arrears invoiced."""
+    return (
+        service.status.phase in (P.PROVISIONED, P.CANCELLED)
+        and service.meta.deleted is None
+        and not _discontinued(service)
+    )
 
 
 def billed(service: Service) -> bool:
@@ -324,14 +336,16 @@ def wanted_lines(world: ContractWorld, index: int, policy: Policy, *, first_targ
                 assert unit is not None
                 lines.append(_line(service, product, "renewal", first, last, unit, f"{product.spec.display_name}"))
             joined_period = _join_period(service, contract, zone)
-            if joined_period is not None and max(joined_period + 1, first_target) == index:
+            if joined_period is not None and max(joined_period + 1, first_target) == index and in_use(service):
                 lines += _proration(service, product, world, joined_period, months, policy)
-        elif index == first_target and not _already_billed(
-            service.name, "one-time", date.min, date.max, world.invoices
+        elif (
+            index == first_target
+            and in_use(service)
+            and not _already_billed(service.name, "one-time", date.min, date.max, world.invoices)
         ):
             day = local_day(joined, zone)
             unit = D(price.amount)
-            lines.append(_line(service, product, "one-time", day, day, unit, f"{product.spec.display_name} (one-time)"))
+            lines.append(_line(service, product, "one-time", day, day, unit, product.spec.display_name))
     return lines
 
 

@@ -619,6 +619,33 @@ def test_a_one_time_product_is_invoiced_once() -> None:
     assert [x.kind for x in books.invoices["acme-main-20270228-r1"].spec.lines] == ["renewal"]
 
 
+@pytest.mark.parametrize(
+    ("gone", "carried"),
+    [
+        pytest.param(lambda svc: svc, True, id="dispatched-still-in-use"),
+        pytest.param(lambda svc: with_status(svc, phase=P.DEPROVISIONED), False, id="removed"),
+        pytest.param(lambda svc: with_meta_deleted(svc), False, id="deleted"),
+        pytest.param(
+            lambda svc: with_status(svc, subscription=SubscriptionStatus(discontinued_at=utc(2027, 2, 20))),
+            False,
+            id="discontinued",
+        ),
+    ],
+)
+def test_an_unpaid_one_time_charge_is_carried_while_the_service_is_in_use(
+    gone: Callable[[Service], Service], carried: bool
+) -> None:
+    books = Books.of(billed(start=date(2027, 1, 5)), billed("svc-s", start=date(2027, 1, 6), product="setup"), of=TRIAL)
+    books.settle(utc(2027, 1, 20))
+    assert ("svc-s", "one-time") in [(x.service, x.kind) for x in books.invoices["acme-main-20270131-r1"].spec.lines]
+    books.add(gone(books.services["svc-s"]))
+    books.settle(utc(2027, 2, 28))  # the unpaid period ended: its invoice is void, the current period invoiced
+    assert books.state("acme-main-20270131-r1") == "void"
+    kinds = [(x.service, x.kind) for x in books.invoices["acme-main-20270228-r1"].spec.lines]
+    assert (("svc-s", "one-time") in kinds) is carried
+    assert ("svc-a", "renewal") in kinds
+
+
 def test_a_one_time_product_booked_mid_period_is_invoiced_for_the_current_period_at_once() -> None:
     books = Books.of(billed(start=date(2027, 1, 1)))
     books.settle(utc(2027, 1, 5))
@@ -1230,11 +1257,11 @@ class Simulation:
             for (_, last, one), (first, _, other) in itertools.pairwise(spans):
                 assert last < first, f"{name} billed twice: {one} and {other}"
         assert all(n == 1 for n in one_time.values()), one_time
-        # (b) A discontinued service is never renewed again.
+        # (b) A discontinued service is never invoiced again (no renewal, no arrears).
         for name, before in self.discontinued.items():
             for inv_name, inv in books.invoices.items():
                 if inv_name not in before:
-                    assert not any(x.service == name and x.kind == "renewal" for x in inv.spec.lines), inv_name
+                    assert not any(x.service == name for x in inv.spec.lines), inv_name
         # (c) At most one open invoice per period.
         starts = [i.spec.period.start for i in books.open()]
         assert len(starts) == len(set(starts))
