@@ -57,6 +57,14 @@ def merge_conditions(
     out: list[Condition] = []
     for cond in decided:
         previous = by_type.pop(cond.type, None)
+        if previous is not None and (
+            previous.status,
+            previous.reason,
+            previous.message,
+            previous.observed_generation,
+        ) == (cond.status, cond.reason, cond.message, generation):
+            out.append(previous)  # unchanged: conditions are never changed in place, so it is shared
+            continue
         since = previous.last_transition_time if previous and previous.status == cond.status else now
         out.append(
             Condition(

@@ -498,7 +498,7 @@ def decide_license(
     )
     transitions = _transitions(state, current)
     nxt = _next(state)
-    status = current.model_copy(deep=True)
+    status = current.model_copy()  # shallow: each field decided is assigned anew
     status.period = period
     status.expires_at = times.expires_at
     status.grace_ends_at = times.grace_ends_at

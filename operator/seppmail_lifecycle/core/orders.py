@@ -537,7 +537,8 @@ def _decide_domain_phase(
 ) -> tuple[_Phase, CheckFailure | None, CancelCause | None, bool]:
     domain = world.domain
     assert domain is not None
-    moving = _Phase(domain.status.phase or P.ORDERED, domain.status.model_copy(deep=True))
+    # Shallow: every field decided is assigned anew, none changed in place.
+    moving = _Phase(domain.status.phase or P.ORDERED, domain.status.model_copy())
     cancel = _domain_cancel(world, policy.base_product, now)
     # The domain carries its services: it is removed only once the last billed one may be.
     moving.removal_not_before = max(
@@ -590,7 +591,8 @@ def _decide_service(
     now: datetime,
 ) -> tuple[Decision[ServiceStatus], NextTransition | None]:
     current = service.status
-    moving = _Phase(current.phase or P.ORDERED, current.model_copy(deep=True))
+    # Shallow: every field decided is assigned anew, none changed in place.
+    moving = _Phase(current.phase or P.ORDERED, current.model_copy())
     status = moving.status
     assert isinstance(status, ServiceStatus)
     own = _own_cancel(service.meta, service.spec.cancellation is not None, "Service", now)

@@ -31,7 +31,7 @@ def decide_tenant(
     managed = [d for d in domains if d.status.phase not in ENDING_PHASES and d.meta.deleted is None]
     managed_names = {d.name for d in managed}
     booked = [s for s in services if s.spec.domain_ref.name in managed_names and is_booked(s)]
-    status = tenant.status.model_copy(deep=True)
+    status = tenant.status.model_copy()  # shallow: each field decided is assigned anew
     status.id = tenant.status.id or object_id("Tenant", tenant.meta.uid)
     status.managed_domains = len(managed)
     status.total_services = len(booked)

@@ -48,6 +48,9 @@ class Recent:
 
     def touch(self, entry: Entry) -> None:
         now = self._clock()
+        read_at = self._entries.get(entry)
+        if read_at is not None and now - read_at < self.keep_for / 30:
+            return  # read a moment ago: its place in the order is near enough (it may go a second early)
         self._entries[entry] = now
         self._entries.move_to_end(entry)
         self._release_before(now - self.keep_for)
@@ -129,6 +132,12 @@ class Entry:
     def parsed(self) -> bool:
         """Whether the typed view is held now (not parsed again on the next read)."""
         return self._obj is not None
+
+    def holds(self, status: object) -> bool:
+        """Whether ``status`` equals the typed status held (then writing it changes nothing). A
+        cheap first check: decisions share what they did not change with what they read."""
+        obj = self.obj if self._status is not None else None
+        return obj is not None and obj.status == status
 
     def status(self, info: KindInfo) -> tuple[Body, Body]:
         """The status as the server holds it, and in the writer's normal form: what a status

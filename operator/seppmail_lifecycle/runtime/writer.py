@@ -127,6 +127,8 @@ class StatusWriter:
         self, kind: str, entry: Entry, status: BaseModel, transitions: Sequence[Transition] = ()
     ) -> bool:
         """Patch the status if it changed; True if it was written."""
+        if entry.holds(status):
+            return False
         info = KINDS_BY_NAME[kind]
         new = status_body(status)
         held, normalized = entry.status(info)

@@ -67,7 +67,9 @@ def lic(
 
 def decide(license: License, now: datetime, tenant: Tenant | None = ACME, policy: Policy = POLICY) -> LicenseDecision:
     """Decide, and check that deciding again from the decided status changes nothing."""
+    read = license.status.model_dump()
     decided = decide_license(license, tenant, policy, now)
+    assert license.status.model_dump() == read, "deciding changed the status it read"
     again = decide_license(replace(license, status=decided.decision.status), tenant, policy, now)
     assert again.decision.transitions == ()
     assert again.decision.status == decided.decision.status

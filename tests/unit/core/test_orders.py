@@ -170,8 +170,15 @@ def reconcile(
         assert isinstance(effect, LookUpDns)
         return zone(w, now)
 
+    read = _statuses(w)
     outcome = drive_sync(settle_domain(w, policy, now), perform)
+    # Decisions copy statuses shallowly: deciding must never change what it read.
+    assert _statuses(w) == read, "a decision changed the statuses it read"
     return apply(w, outcome, held["routing"]), Reconciled(outcome, tuple(effects))
+
+
+def _statuses(w: DomainWorld) -> list[dict[str, Any]]:
+    return [o.status.model_dump() for o in (*([w.domain] if w.domain else []), *w.services)]
 
 
 def moves(outcome: DomainOutcome | Reconciled) -> list[tuple[str, str | None, str, str]]:
