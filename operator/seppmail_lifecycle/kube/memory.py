@@ -14,6 +14,7 @@ test double for the operator's tests (those run against a real API server); it i
 from __future__ import annotations
 
 import itertools
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -37,8 +38,9 @@ def _copy(value: Any) -> Any:
 
 
 def _merge(target: Body, patch: Body) -> Body:
-    """RFC 7386: ``patch`` merged into a copy of ``target`` (None deletes a key)."""
-    out: Body = _copy(target)
+    """RFC 7386: ``patch`` merged into ``target``, as a new body sharing what the patch leaves
+    alone (None deletes a key). Held bodies are never changed in place, so sharing is safe."""
+    out: Body = dict(target)
     for key, value in patch.items():
         if value is None:
             out.pop(key, None)
@@ -53,20 +55,14 @@ def _stamp(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
 
 
-def _matches(labels: dict[str, str], selector: str) -> bool:
-    """An equality label selector (``a=b,c=d``)."""
-    for term in filter(None, selector.split(",")):
-        key, _, value = term.partition("=")
-        if labels.get(key) != value:
-            return False
-    return True
-
-
 class MemoryApi:
     def __init__(self, clock: Callable[[], datetime], on_change: ChangeSink) -> None:
         self.clock = clock
         self.on_change = on_change
         self.objects: dict[ObjectKey, Body] = {}
+        # What a deletion collects and a label selector lists, without scanning every object.
+        self._owned: dict[str, set[ObjectKey]] = defaultdict(set)
+        self._labelled: dict[tuple[str, str, str], set[ObjectKey]] = defaultdict(set)
         self._versions = itertools.count(1)
         self._uids = itertools.count(1)
 
@@ -81,10 +77,24 @@ class MemoryApi:
             raise NotFound(404, "NotFound", f'{kind.lower()} "{name}" not found')
         return found
 
-    def _store(self, kind: str, body: Body) -> Body:
-        body["metadata"]["resourceVersion"] = str(next(self._versions))
+    def _index(self, key: ObjectKey, body: Body, add: bool) -> None:
         metadata = body["metadata"]
-        self.objects[self._key(kind, metadata.get("namespace"), metadata["name"])] = body
+        entries = [self._owned[ref["uid"]] for ref in metadata.get("ownerReferences") or () if ref.get("uid")]
+        if key[0] == CONFIGMAP:
+            entries += [self._labelled[(key[1], k, v)] for k, v in (metadata.get("labels") or {}).items()]
+        for keys in entries:
+            if add:
+                keys.add(key)
+            else:
+                keys.discard(key)
+
+    def _store(self, kind: str, body: Body) -> Body:
+        body["metadata"] = metadata = dict(body["metadata"], resourceVersion=str(next(self._versions)))
+        key = self._key(kind, metadata.get("namespace"), metadata["name"])
+        if (previous := self.objects.get(key)) is not None:
+            self._index(key, previous, add=False)
+        self.objects[key] = body
+        self._index(key, body, add=True)
         # One copy for the watch and the caller: both only read it (the store keeps it).
         seen: Body = _copy(body)
         self.on_change(kind, seen, False)
@@ -92,13 +102,13 @@ class MemoryApi:
 
     def _remove(self, kind: str, body: Body) -> None:
         metadata = body["metadata"]
-        del self.objects[self._key(kind, metadata.get("namespace"), metadata["name"])]
+        key = self._key(kind, metadata.get("namespace"), metadata["name"])
+        self._index(key, self.objects.pop(key), add=False)
         self.on_change(kind, _copy(body), True)
         # Garbage collection: whatever it owned goes with it.
-        uid = metadata["uid"]
-        for (other_kind, _, _), other in list(self.objects.items()):
-            if any(ref.get("uid") == uid for ref in other["metadata"].get("ownerReferences") or ()):
-                self._delete_body(other_kind, other)
+        for owned in sorted(self._owned.pop(metadata["uid"], ())):
+            if (other := self.objects.get(owned)) is not None:
+                self._delete_body(owned[0], other)
 
     def _delete_body(self, kind: str, body: Body) -> None:
         if body["metadata"].get("finalizers"):
@@ -133,8 +143,7 @@ class MemoryApi:
         wanted = (patch.get("metadata") or {}).get("resourceVersion")
         if wanted is not None and wanted != held["metadata"]["resourceVersion"]:
             raise Conflict(409, "Conflict", f"the object {name!r} has been modified")
-        changed = _copy(held)
-        changed["status"] = _merge(held.get("status") or {}, patch.get("status") or {})
+        changed = {**held, "status": _merge(held.get("status") or {}, patch.get("status") or {})}
         return self._store(info.kind, changed)
 
     async def patch(self, info: KindInfo, namespace: str | None, name: str, patch: Body) -> Body:
@@ -185,10 +194,10 @@ class MemoryApi:
             self._remove(CONFIGMAP, held)
 
     async def list_configmaps(self, label_selector: str, namespaces: Sequence[str] = ()) -> list[Body]:
-        return [
-            _copy(body)
-            for (kind, namespace, _), body in sorted(self.objects.items())
-            if kind == CONFIGMAP
-            and (not namespaces or namespace in namespaces)
-            and _matches(body["metadata"].get("labels") or {}, label_selector)
-        ]
+        terms = [term.partition("=") for term in filter(None, label_selector.split(","))]
+        if not terms:
+            raise ValueError("the simulator lists ConfigMaps by label only")
+        found: set[ObjectKey] = set()
+        for namespace in namespaces or sorted({ns for (ns, _, _) in self._labelled}):
+            found |= set.intersection(*(self._labelled.get((namespace, k, v), set()) for k, _, v in terms))
+        return [_copy(self.objects[key]) for key in sorted(found)]
