@@ -44,11 +44,23 @@ class OperatorProcess:
         scope = [arg for namespace in namespaces for arg in ("-n", namespace)] or ["-A"]
         self.extra_args = [*scope, *(["--policy", str(policy)] if policy else []), *extra_args]
         self.port = free_port()
+        self.metrics_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def liveness_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/healthz"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+    def scrape(self) -> str:
+        """The metrics endpoint's answer, as Prometheus scrapes it."""
+        with urllib.request.urlopen(self.metrics_url, timeout=5) as response:
+            assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+            text: str = response.read().decode()
+            return text
 
     def start(self, timeout: float = 30.0, ready: bool = True) -> None:
         """Start the process; wait until it answers its health endpoint and, with ``ready``, is
@@ -63,6 +75,8 @@ class OperatorProcess:
             "json",
             "--liveness",
             self.liveness_url,
+            "--metrics",
+            self.metrics_url,
             *self.extra_args,
         ]
         with self.log_path.open("ab") as log:

@@ -211,6 +211,7 @@ def test_deployment_runs_two_replicas_with_leader_election(rendered: Docs) -> No
         "--log-format=json",
         "--workers=auto",
         "--liveness=http://0.0.0.0:8080/healthz",
+        "--metrics=http://0.0.0.0:9090/metrics",
         "--policy=/etc/seppmail-lifecycle/policy.yaml",
         "--leader-elect",
         f"--leader-elect-id={RELEASE}",
@@ -336,6 +337,36 @@ def test_smtp_settings_become_flags_and_credentials_come_from_a_secret(helm: Hel
     env = {e["name"]: e.get("valueFrom", {}).get("secretKeyRef") for e in container["env"]}
     assert env["SMTP_USERNAME"] == {"name": "smtp-login", "key": "username"}
     assert env["SMTP_PASSWORD"] == {"name": "smtp-login", "key": "password"}
+
+
+def test_metrics_are_served_on_their_own_port_behind_a_service_and_optionally_a_service_monitor(
+    helm: Helm, rendered: Docs
+) -> None:
+    container = find(rendered, "Deployment", RELEASE)["spec"]["template"]["spec"]["containers"][0]
+    assert "--metrics=http://0.0.0.0:9090/metrics" in container["args"]
+    assert {"name": "metrics", "containerPort": 9090, "protocol": "TCP"} in container["ports"]
+    service = find(rendered, "Service", f"{RELEASE}-metrics", SYSTEM_NAMESPACE)
+    pod_labels = find(rendered, "Deployment", RELEASE)["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    assert service["spec"]["ports"] == [{"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"}]
+    assert not any(doc["kind"] == "ServiceMonitor" for doc in rendered)
+    monitored = helm.template(
+        "--set", "metrics.port=9191", "--set", "metrics.serviceMonitor.enabled=true",
+        "--set", "metrics.serviceMonitor.labels.release=kube-prometheus",
+    )  # fmt: skip
+    monitor = find(monitored, "ServiceMonitor", RELEASE, SYSTEM_NAMESPACE)
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus"
+    assert monitor["spec"]["endpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "30s"}]
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items()
+        <= find(monitored, "Service", f"{RELEASE}-metrics")["metadata"]["labels"].items()
+    )
+    container = find(monitored, "Deployment", RELEASE)["spec"]["template"]["spec"]["containers"][0]
+    assert "--metrics=http://0.0.0.0:9191/metrics" in container["args"]
+    off = helm.template("--set", "metrics.enabled=false")
+    container = find(off, "Deployment", RELEASE)["spec"]["template"]["spec"]["containers"][0]
+    assert not any(arg.startswith("--metrics") for arg in container["args"])
+    assert not any(doc["kind"] in ("Service", "ServiceMonitor") for doc in off)
 
 
 def test_policy_configmap_is_what_the_operator_loads_and_restarts_the_pod(helm: Helm, rendered: Docs) -> None:

@@ -55,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
         help="serve the liveness probe, e.g. http://0.0.0.0:8080/healthz",
     )
     run.add_argument(
+        "--metrics",
+        metavar="URL",
+        default=None,
+        help="serve Prometheus metrics, e.g. http://0.0.0.0:9090/metrics (on leader and standby)",
+    )
+    run.add_argument(
         "--policy",
         metavar="FILE",
         type=Path,
@@ -178,6 +184,7 @@ def run_operator(args: argparse.Namespace) -> int:
         if args.smtp_host
         else None,
         liveness=args.liveness,
+        metrics=args.metrics,
         leader_election=election,
         verbose=args.verbose,
         workers=args.workers,

@@ -26,7 +26,8 @@ from seppmail_lifecycle import __version__
 from seppmail_lifecycle.api.policy import Policy
 from seppmail_lifecycle.backend.mail import SmtpSettings
 from seppmail_lifecycle.kube.client import KubeClient
-from seppmail_lifecycle.runtime.health import HealthServer
+from seppmail_lifecycle.runtime.health import Endpoint, health_endpoint, metrics_endpoint
+from seppmail_lifecycle.runtime.metrics import Counters, OperatorCollector
 from seppmail_lifecycle.runtime.operator_runtime import OperatorRuntime, utc_now
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class ProcessOptions:
     smtp: SmtpSettings | None
     liveness: str | None
     leader_election: LeaderElection | None
+    metrics: str | None = None  # where to serve Prometheus metrics, e.g. http://0.0.0.0:9090/metrics
     verbose: bool = False
     workers: int | None = None  # None: sized to the API server's priority level
     tenant_namespaces: bool = False  # watch Namespaces for their partner label
@@ -84,6 +86,11 @@ class OperatorProcess:
         """Set by kopf once its start-up is done and the watches begin."""
         self.stopping = asyncio.Event()
         """Set by SIGTERM/SIGINT (until kopf takes the signals over), and when the lease is lost."""
+        self.counters = Counters()
+        self.counters.registry.register(OperatorCollector(__version__, lambda: self.runtime, self._leading))
+
+    def _leading(self) -> bool:
+        return self.runtime is not None and (self.elector is None or self.elector.is_leader())
 
     def report(self) -> dict[str, Any]:
         role = "leader" if self.runtime is not None else "standby"
@@ -96,16 +103,20 @@ class OperatorProcess:
 
     async def run(self) -> int:
         self._take_signals()
-        health = HealthServer(self.options.liveness, self.report) if self.options.liveness else None
-        if health is not None:
-            await health.start()
+        endpoints: list[Endpoint] = []
+        if self.options.liveness:
+            endpoints.append(health_endpoint(self.options.liveness, self.report))
+        if self.options.metrics:
+            endpoints.append(metrics_endpoint(self.options.metrics, self.counters.registry))
+        for endpoint in endpoints:
+            await endpoint.start()
         client = await KubeClient.connect()
         try:
             return await self._run(client)
         finally:
             await client.close()
-            if health is not None:
-                await health.stop()
+            for endpoint in endpoints:
+                await endpoint.stop()
 
     async def _run(self, client: KubeClient) -> int:
         election = self.options.leader_election
@@ -139,6 +150,7 @@ class OperatorProcess:
             tenant_namespaces=self.options.tenant_namespaces,
             clock=(lambda: utc_now() + offset) if offset else utc_now,
             may_write=elector.is_leader if elector is not None else lambda: True,
+            counters=self.counters,
         )
         lease = asyncio.create_task(_hold(elector), name="seppmail-lifecycle-lease") if elector else None
         watches = asyncio.create_task(self._watch(), name="seppmail-lifecycle-watches")

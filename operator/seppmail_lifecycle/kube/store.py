@@ -149,6 +149,21 @@ class Entry:
         return self.raw.get("status") or {}, normalized_status(info, self.raw)
 
 
+def state_of(obj: Obj[Any, Any] | None) -> tuple[str, str | None]:
+    """What the metrics count an object as: its phase, period or state (Ready or NotReady for a
+    kind without one, Invalid when its spec does not parse), and a Service's subscription state."""
+    if obj is None:
+        return "Invalid", None
+    status = obj.status
+    state = getattr(status, "phase", None) or getattr(status, "period", None) or getattr(status, "state", None)
+    if state is None:
+        ready = next((c for c in status.conditions if c.type == "Ready"), None)
+        state = "Ready" if ready is not None and ready.status == "True" else "NotReady"
+    subscription = getattr(status, "subscription", None)
+    sub_state = getattr(subscription, "state", None) if subscription is not None else None
+    return str(getattr(state, "value", state)), (str(getattr(sub_state, "value", sub_state)) if sub_state else None)
+
+
 def key_of(body: Body) -> Key:
     metadata = body["metadata"]
     return (metadata.get("namespace") or "", metadata["name"])
@@ -206,6 +221,7 @@ class Store:
         which typed views are kept (see ``KEEP_TYPED_FOR``)."""
         self.namespaces = tuple(namespaces)
         self._entries: dict[str, dict[Key, Entry]] = defaultdict(dict)
+        self._states: dict[str, dict[Key, tuple[str, str | None]]] = defaultdict(dict)
         self._index: dict[str, dict[Any, set[Key]]] = {name: defaultdict(set) for name in INDEXES}
         self._affinity = ThreadAffinity("Store")  # written only from the event loop's thread
         self._recent = recent if recent is not None else Recent()
@@ -240,6 +256,8 @@ class Store:
                 else:  # a status this version cannot read stays as it is, for the writer to replace
                     entry = Entry(body, obj, None)
         self._entries[kind][key] = entry
+        if kind not in (ROUTING, NAMESPACE):
+            self._states[kind][key] = state_of(entry.obj)
         for name, (indexed_kind, value_of) in INDEXES.items():
             if indexed_kind == kind:
                 self._index[name][value_of(body)].add(key)
@@ -250,6 +268,7 @@ class Store:
         key = key_of(body)
         self._unindex(kind, key)
         self._entries[kind].pop(key, None)
+        self._states[kind].pop(key, None)
 
     def _unindex(self, kind: str, key: Key) -> None:
         previous = self._entries[kind].get(key)
@@ -279,3 +298,9 @@ class Store:
 
     def count(self, kind: str) -> int:
         return len(self._entries[kind])
+
+    def states(self) -> Iterator[tuple[str, str, str | None]]:
+        """(kind, state, subscription state) of every object of our kinds (see ``state_of``)."""
+        for kind, states in self._states.items():
+            for state, subscription in states.values():
+                yield kind, state, subscription

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import time
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -76,6 +77,7 @@ class Engine:
         kind, namespace, name = key
         _PROCESSING.set(key)  # each worker is a task of its own: its own context
         self.counters.inc("reconciles_total", aggregate=kind)
+        began = time.perf_counter()
         try:
             await RECONCILERS[kind](self.ctx, namespace, name)
         except StaleObject as stale:
@@ -84,10 +86,14 @@ class Engine:
         except NotLeader:
             logger.debug("%s not reconciled: not the leader", key)
         except BackendFailure as error:  # expected, and already a condition on the object
+            self.counters.inc("reconcile_errors_total", aggregate=kind, reason="backend")
             delay = self.queue.add_rate_limited(key)
             logger.warning("backend failed for %s; retrying in %s: %s", key, delay, error)
         except Exception as error:  # contained per key: one bad object never blocks the others
+            self.counters.inc("reconcile_errors_total", aggregate=kind, reason="error")
             delay = self.queue.add_rate_limited(key)
             logger.exception("reconciling %s failed; retrying in %s: %s", key, delay, error)
         else:
             self.queue.forget(key)
+        finally:
+            self.counters.observe("reconcile_duration_seconds", time.perf_counter() - began, aggregate=kind)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -103,16 +103,19 @@ class OperatorRuntime:
         tenant_namespaces: bool = False,
         clock: Callable[[], datetime] = utc_now,
         may_write: Callable[[], bool] = lambda: True,
+        counters: Counters | None = None,
     ) -> OperatorRuntime:
         """Prime the store, queue every aggregate (catching up on everything overdue), start the
         workers (``workers``, or as many as the API server admits for us: ``size_workers``), the
         deadline scheduler and the event poster."""
         store = Store(namespaces)
         events = EventRecorder(client, clock)
-        counters = Counters()
+        counters = counters if counters is not None else Counters()
         resolver = DnsResolver(policy.dns.nameservers, policy.dns.timeout.total_seconds())
         mailer = Mailer(client, smtp, policy.mail, clock, counters)
-        queue: WorkQueue[Key] = WorkQueue(clock)
+        queue: WorkQueue[Key] = WorkQueue(
+            clock, late=lambda late: counters.observe("deadline_lateness_seconds", late.total_seconds())
+        )
         writer = StatusWriter(client, store, events, counters, may_write)
         ctx = Context(
             store=store,
@@ -166,6 +169,22 @@ class OperatorRuntime:
                 "api_throttled_total": self.client.throttled,
             },
         }
+
+    # What the metrics read (runtime.metrics.Running).
+
+    def states(self) -> Iterator[tuple[str, str, str | None]]:
+        return self.store.states()
+
+    def gauges(self) -> dict[str, float]:
+        return {
+            "queue_depth": len(self.queue),
+            "timers": self.queue.timers,
+            "workers": self.workers.count,
+            "events_waiting": self.events.counts()["events_waiting"],
+        }
+
+    def totals(self) -> dict[str, int]:
+        return {**self.events.counts(), "api_throttled_total": self.client.throttled}
 
     def halt(self) -> None:
         """Stop acting now (the lease is lost): no decision or write starts after this returns."""

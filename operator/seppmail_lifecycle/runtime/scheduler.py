@@ -36,10 +36,13 @@ class DeadlineScheduler(Generic[K]):
         clock: Callable[[], datetime],
         *,
         max_sleep: timedelta = MAX_SLEEP,
+        fired: Callable[[K, datetime], None] | None = None,
     ) -> None:
         """``due(key)`` is called (on the loop's thread, synchronously) when ``key``'s time has come;
-        ``clock`` returns the current, timezone-aware time."""
+        ``clock`` returns the current, timezone-aware time; ``fired(key, at)``, if given, is told
+        the time each key was due at, after ``due`` (how late it fired, for the metrics)."""
         self._due = due
+        self._fired = fired
         self._clock = clock
         self._max_sleep = max_sleep.total_seconds()
         self._heap: list[tuple[datetime, int, K]] = []
@@ -106,6 +109,8 @@ class DeadlineScheduler(Generic[K]):
             del self._live[key]
             try:
                 self._due(key)
+                if self._fired is not None:
+                    self._fired(key, entry[0])
             except BaseException:
                 for rest in batch[index + 1 :]:  # not lost: they fire on the next call
                     heapq.heappush(self._heap, rest)

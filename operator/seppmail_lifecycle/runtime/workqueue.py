@@ -37,10 +37,14 @@ class WorkQueue(Generic[K]):
         *,
         initial: timedelta = timedelta(seconds=1),
         maximum: timedelta = timedelta(minutes=5),
+        late: Callable[[timedelta], None] | None = None,
     ) -> None:
         """``clock``: the current, timezone-aware time; ``initial`` and ``maximum``: the retry
-        backoff after the first failure in a row, and its cap."""
+        backoff after the first failure in a row, and its cap; ``late``, if given, is told how
+        long after its deadline each key queued by its deadline was taken by a worker."""
         self._clock = clock
+        self._late = late
+        self._due_at: dict[K, datetime] = {}
         self._initial = initial
         self._maximum = maximum
         self._queue: deque[K] = deque()
@@ -49,7 +53,9 @@ class WorkQueue(Generic[K]):
         self._dirty: set[K] = set()
         self._failures: dict[K, int] = {}
         self._ready = asyncio.Event()
-        self._timers: DeadlineScheduler[tuple[Purpose, K]] = DeadlineScheduler(self._timer_fired, clock)
+        self._timers: DeadlineScheduler[tuple[Purpose, K]] = DeadlineScheduler(
+            self._timer_fired, clock, fired=self._deadline_fired if late is not None else None
+        )
         self._affinity = ThreadAffinity("WorkQueue")
         self._running = False
 
@@ -66,6 +72,8 @@ class WorkQueue(Generic[K]):
         self._affinity.check()
         if at is not None and at <= self._clock():
             self._timers.cancel(("deadline", key))
+            if self._late is not None:
+                self._due_at.setdefault(key, at)
             self._enqueue(key)
             return
         self._timers.schedule(("deadline", key), at)
@@ -123,6 +131,8 @@ class WorkQueue(Generic[K]):
         key = self._queue.popleft()
         self._queued.discard(key)
         self._processing.add(key)
+        if self._late is not None and (due := self._due_at.pop(key, None)) is not None:
+            self._late(self._clock() - due)
         return key
 
     def done(self, key: K) -> None:
@@ -170,6 +180,11 @@ class WorkQueue(Generic[K]):
 
     def _timer_fired(self, timer: tuple[Purpose, K]) -> None:
         self._enqueue(timer[1])
+
+    def _deadline_fired(self, timer: tuple[Purpose, K], at: datetime) -> None:
+        purpose, key = timer
+        if purpose == "deadline":
+            self._due_at.setdefault(key, at)  # the earliest, if it fired again before a worker took it
 
     def _enqueue(self, key: K) -> None:
         if key in self._processing:

@@ -148,6 +148,7 @@ class StatusWriter:
             raise await self._refresh(kind, entry) from None
         self._written(kind, "patch-status", result)
         for transition in transitions:
+            self.counters.inc("transitions_total", kind=kind, **{"from": transition.from_ or "", "to": transition.to})
             logger.info(
                 "%s %s/%s %s (%s)",
                 kind,
