@@ -48,9 +48,10 @@ bench: $(STAMP) ## the benchmark at the targets' sizes (long): figures as median
 bench-quick: $(STAMP) ## the benchmark at laptop sizes (a few minutes)
 	$(PY) -m bench --quick
 
-crds: $(STAMP) ## regenerate crds/ from the pydantic models in operator/seppmail_lifecycle/api
+crds: $(STAMP) ## regenerate crds/ from the pydantic models in operator/seppmail_lifecycle/api, and the Argo CD health keys
 	rm -f crds/*.yaml
 	$(PY) -m seppmail_lifecycle.api.crdgen crds
+	$(PY) -m seppmail_lifecycle.api.crdgen argocd charts/seppmail-lifecycle/argocd
 
 run: $(STAMP) ## run the product: a cluster (yours, or a local one), CRDs, examples, the operator
 	$(PY) -m seppmail_lifecycle.devcluster.embedded --root . --policy manifests/demo-policy.yaml

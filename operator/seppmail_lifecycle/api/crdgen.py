@@ -177,9 +177,53 @@ def write_all(directory: Path) -> list[Path]:
     return written
 
 
+class _BlockDumper(yaml.SafeDumper):
+    """Multi-line strings (the Lua) as literal blocks, as a person would write them."""
+
+
+def _block_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_BlockDumper.add_representer(str, _block_str)
+
+ARGOCD_HEADER = "# Generated from health.lua by `make crds`. Do not edit.\n"
+
+
+def argocd_health_keys(lua: str) -> dict[str, str]:
+    """The argocd-cm keys that give every kind of ours the health check ``lua``."""
+    return {f"resource.customizations.health.{info.group}_{info.kind}": lua for info in ALL_KINDS}
+
+
+def argocd_files(lua: str) -> dict[str, str]:
+    """What Argo CD needs, next to ``health.lua``: a patch of the ``argocd-cm`` ConfigMap, and the
+    same keys as values of the argo-cd Helm chart."""
+    keys = argocd_health_keys(lua)
+    patch = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argocd-cm"}, "data": keys}
+    values = {"configs": {"cm": keys}}
+    return {"argocd-cm.yaml": ARGOCD_HEADER + _dump(patch), "values-argo-cd.yaml": ARGOCD_HEADER + _dump(values)}
+
+
+def _dump(doc: dict[str, Any]) -> str:
+    dumped: str = yaml.dump(doc, Dumper=_BlockDumper, sort_keys=False, width=120)
+    return dumped
+
+
+def write_argocd(directory: Path) -> list[Path]:
+    written = []
+    for name, text in argocd_files((directory / "health.lua").read_text()).items():
+        (directory / name).write_text(text)
+        written.append(directory / name)
+    return written
+
+
 if __name__ == "__main__":
     import sys
 
-    target = Path(sys.argv[1] if len(sys.argv) > 1 else "crds")
-    for path in write_all(target):
-        print(path)
+    if sys.argv[1:2] == ["argocd"]:
+        for path in write_argocd(Path(sys.argv[2])):
+            print(path)
+    else:
+        target = Path(sys.argv[1] if len(sys.argv) > 1 else "crds")
+        for path in write_all(target):
+            print(path)

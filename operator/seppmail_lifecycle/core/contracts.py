@@ -278,7 +278,10 @@ def decide_payment(payment: Payment, invoice: Invoice | None, now: datetime) -> 
     else:
         cond = Cond(c.READY, "True", "Applied", f"Counted towards invoice {invoice.name!r}.")
     status.state = "applied" if cond.status == "True" else "rejected"
-    status.conditions = merge_conditions(current.conditions, [cond], payment.meta.generation, now)
+    # A rejected payment needs someone to act (kstatus: Stalled, Flux: Failed, Argo CD: Degraded).
+    applied_ = cond.status == "True"
+    decided = c.summary(cond.reason, cond.message, ready=applied_, stalled=not applied_)
+    status.conditions = merge_conditions(current.conditions, decided, payment.meta.generation, now)
     moved = status.state != current.state or cond.reason != (c.condition(current.conditions, c.READY) or cond).reason
     transitions = (
         (Transition(current.state, status.state, cond.reason, cond.message, warning=cond.status == "False"),)

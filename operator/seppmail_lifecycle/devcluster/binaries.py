@@ -206,6 +206,87 @@ def ensure_helm() -> Path | None:
     return binary
 
 
+CLI_UTILS_VERSION = "v0.37.2"
+"""sigs.k8s.io/cli-utils: its kstatus is what Flux's health checks (``wait``, ``healthChecks``) use."""
+
+KSTATUS_MAIN = """\
+// kstatus: the verdict of sigs.k8s.io/cli-utils' kstatus (what Flux's health checks use) on each
+// object of a Kubernetes List read from stdin, as JSON lines: kind, name, status, message.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+)
+
+type verdict struct {
+	Kind    string `json:"kind"`
+	Name    string `json:"name"`
+	Status  string `json:"status"`
+	Message string `json:"message"`
+}
+
+func main() {
+	data, err := io.ReadAll(os.Stdin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kstatus: reading stdin:", err)
+		os.Exit(2)
+	}
+	// As the API machinery decodes it (integers as int64, which kstatus expects).
+	var list unstructured.UnstructuredList
+	if err := list.UnmarshalJSON(data); err != nil {
+		fmt.Fprintln(os.Stderr, "kstatus: reading a List from stdin:", err)
+		os.Exit(2)
+	}
+	out := json.NewEncoder(os.Stdout)
+	for i := range list.Items {
+		object := &list.Items[i]
+		result, err := status.Compute(object)
+		v := verdict{Kind: object.GetKind(), Name: object.GetName()}
+		if err != nil {
+			v.Status, v.Message = "Error", err.Error()
+		} else {
+			v.Status, v.Message = string(result.Status), result.Message
+		}
+		if err := out.Encode(v); err != nil {
+			os.Exit(2)
+		}
+	}
+}
+"""
+
+
+def ensure_kstatus() -> Path | None:
+    """A tiny checker built once from cli-utils' kstatus (the library Flux judges health with):
+    reads a List on stdin, prints each object's verdict; None without the Go toolchain."""
+    binary = cache_root() / f"kstatus-{CLI_UTILS_VERSION}-r{BUILD_REVISION}" / "kstatus"
+    if binary.exists():
+        return binary
+    if shutil.which("go") is None:
+        return None
+    _log(f"building the kstatus checker from sigs.k8s.io/cli-utils {CLI_UTILS_VERSION} (once)")
+    source = binary.parent / "src"
+    source.mkdir(parents=True, exist_ok=True)
+    (source / "go.mod").write_text("module seppmail-lifecycle/kstatus\n\ngo 1.24\n")
+    (source / "main.go").write_text(KSTATUS_MAIN)
+    env = _go_env()
+    subprocess.run(
+        [_go(), "mod", "edit", f"-require=sigs.k8s.io/cli-utils@{CLI_UTILS_VERSION}"], cwd=source, env=env, check=True
+    )
+    subprocess.run([_go(), "mod", "tidy"], cwd=source, env=env, check=True)
+    partial = binary.with_name(".kstatus.partial")
+    subprocess.run(
+        [_go(), "build", "-trimpath", "-ldflags=-s -w", "-o", str(partial), "."], cwd=source, env=env, check=True
+    )
+    partial.rename(binary)
+    return binary
+
+
 def ensure_binaries() -> Binaries:
     """The binaries to use: KUBEBUILDER_ASSETS when set, else the cached build (built if missing)."""
     assets = _from_kubebuilder_assets()
@@ -239,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--link", type=Path, metavar="DIR", help="symlink kubectl and helm into DIR")
     args = parser.parse_args(argv)
     found = ensure_binaries()
+    ensure_kstatus()  # the tests judge live objects with it, as Flux does
     if args.link:
         link_tools(found, args.link)
     print(found.directory)

@@ -1159,9 +1159,12 @@ def test_decide_payment(inv: Invoice | None, currency: str, state: str, reason: 
     pay = payment("pay-1", name, "100.00", T1, currency=currency)
     decided = decide_payment(pay, inv, T2)
     status = decided.status
-    (ready,) = status.conditions
+    ready, reconciling, stalled = status.conditions
     assert (status.state, ready.type, ready.reason) == (state, "Ready", reason)
     assert ready.status == ("True" if state == "applied" else "False")
+    # kstatus: a rejected payment is Stalled (Flux: Failed), an applied one settled (Current).
+    assert (reconciling.type, reconciling.status) == ("Reconciling", "False")
+    assert (stalled.type, stalled.status) == ("Stalled", "False" if state == "applied" else "True")
     assert ready.last_transition_time == T2
     assert [(t.from_, t.to, t.reason) for t in decided.transitions] == [(None, state, reason)]
     assert [h.to for h in status.history] == [state]
