@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -112,3 +113,39 @@ async def test_transitions_within_the_window_are_one_event_and_stopping_posts_wh
     ]
     assert [e["reason"] for e in events_for(crds, namespace, "b")] == ["Confirmed"]
     assert recorder.counts()["events_posted_total"] == 2
+
+
+async def test_repeats_are_one_event_with_a_series_shown_by_kubectl_describe_and_events(
+    crds: ControlPlane, namespace: str, client: KubeClient
+) -> None:
+    a, _ = _two_tenants(crds, namespace)
+    recorder = EventRecorder(client, lambda: NOW, window=0.2, instance="operator-pod-1")
+    async with _posting(recorder):
+        recorder(a, type="Warning", reason="BackendError", message="the backend refused the routing config.")
+        await _until("the first posted", _drained(recorder))
+        for _ in range(4):  # the same failure, retried: counted, not posted again
+            recorder(a, type="Warning", reason="BackendError", message="the backend refused the routing config.")
+            await asyncio.sleep(0.3)
+        await _until("the series patched", lambda: recorder.counts()["events_repeated_total"] == 4)
+        recorder(a, type="Normal", reason="Provisioned", message="applied at last.")
+        await _until("the new event posted", lambda: recorder.counts()["events_posted_total"] == 2)
+    (new_style,) = [
+        e
+        for e in json.loads(crds.kubectl("get", "events.events.k8s.io", "-n", namespace, "-o", "json").stdout)["items"]
+        if e["regarding"]["name"] == "a" and e["reason"] == "BackendError"
+    ]
+    assert new_style["series"]["count"] == 5
+    assert (new_style["reportingController"], new_style["reportingInstance"]) == (
+        "lifecycle.seppmail.cloud/operator",
+        "operator-pod-1",
+    )
+    assert new_style["note"] == "the backend refused the routing config."
+    assert sorted(e["reason"] for e in events_for(crds, namespace, "a")) == ["BackendError", "Provisioned"]
+    described = crds.kubectl("describe", "tenants.lifecycle", "a", "-n", namespace).stdout
+    assert "BackendError" in described
+    assert "the backend refused the routing config." in described
+    listed = crds.kubectl("events", "-n", namespace, "--for", "tenant.lifecycle.seppmail.cloud/a").stdout
+    assert "BackendError" in listed
+    assert "applied at last." in listed
+    counts = recorder.counts()
+    assert (counts["events_posted_total"], counts["events_repeated_total"], counts["events_failed_total"]) == (2, 4, 0)

@@ -273,15 +273,33 @@ class KubeClient:
             pass
 
     async def create_event(self, namespace: str, event: Body) -> None:
+        """Post an Event: ``events.k8s.io/v1`` when it is one (the operator's), else ``core/v1``."""
         # Posted without a response type: nobody reads the created Event, and deserialising it
         # into the client's V1Event model (datetimes and all) was 4% of the operator's CPU.
+        new_style = event.get("apiVersion") == "events.k8s.io/v1"
         with api_errors():
             await self.api.call_api(
-                "/api/v1/namespaces/{namespace}/events",
+                "/apis/events.k8s.io/v1/namespaces/{namespace}/events"
+                if new_style
+                else "/api/v1/namespaces/{namespace}/events",
                 "POST",
                 path_params={"namespace": namespace},
                 header_params={"Accept": "application/json", "Content-Type": "application/json"},
                 body=event,
+                auth_settings=["BearerToken"],
+                response_types_map={},
+                _return_http_data_only=True,
+            )
+
+    async def patch_event(self, namespace: str, name: str, patch: Body) -> None:
+        """Merge-patch an ``events.k8s.io/v1`` Event (its series, when it repeats)."""
+        with api_errors():
+            await self.api.call_api(
+                "/apis/events.k8s.io/v1/namespaces/{namespace}/events/{name}",
+                "PATCH",
+                path_params={"namespace": namespace, "name": name},
+                header_params={"Accept": "application/json", "Content-Type": "application/merge-patch+json"},
+                body=patch,
                 auth_settings=["BearerToken"],
                 response_types_map={},
                 _return_http_data_only=True,

@@ -147,6 +147,7 @@ GAUGES = {
 TOTALS = {
     "events_posted_total": "Kubernetes Events posted for transitions.",
     "events_coalesced_total": "Transitions merged into an Event still waiting (no extra Event).",
+    "events_repeated_total": "Repeats of a posted Event counted in its series (no extra Event).",
     "events_dropped_total": "Events dropped: backlog full or not posted at shutdown.",
     "events_failed_total": "Events the API server refused.",
     "api_throttled_total": "Requests the API server answered 429 (retried with jittered backoff).",

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -109,7 +111,7 @@ class OperatorRuntime:
         workers (``workers``, or as many as the API server admits for us: ``size_workers``), the
         deadline scheduler and the event poster."""
         store = Store(namespaces)
-        events = EventRecorder(client, clock)
+        events = EventRecorder(client, clock, instance=os.environ.get("POD_NAME") or socket.gethostname())
         counters = counters if counters is not None else Counters()
         resolver = DnsResolver(policy.dns.nameservers, policy.dns.timeout.total_seconds())
         mailer = Mailer(client, smtp, policy.mail, clock, counters)
