@@ -11,9 +11,10 @@ The rules, each a pure function of (contract, its services, invoices, payments, 
   period while a renewing service is not covered (it lapsed, or was continued late): one invoice
   per period with a renewal line for every renewing service not yet paid for that period, a
   proration line for each service that joined the previous period, and a line for each one-time
-  product not billed yet, while the service is in use (an unpaid one-time or prorated charge is
-  carried to the next invoice until it is paid or the service is removed or discontinued). Lines
-  already on a paid invoice are never invoiced again.
+  product not billed yet. An unpaid one-time or prorated charge is carried to the invoice made now
+  while its service is in use; once the service is removed, deleted or discontinued it is owed on
+  the period it fell due for (and its revisions) only, never carried on. Lines already on a paid
+  invoice are never invoiced again.
 - **Revisions.** When what a period should bill changes, its open invoice is voided (reimbursed if
   partly paid) and the next revision created; a paid invoice for a period not yet started that
   renews a service which no longer renews (Discontinue Service, cancellation) is reimbursed and
@@ -336,17 +337,34 @@ def wanted_lines(world: ContractWorld, index: int, policy: Policy, *, first_targ
                 assert unit is not None
                 lines.append(_line(service, product, "renewal", first, last, unit, f"{product.spec.display_name}"))
             joined_period = _join_period(service, contract, zone)
-            if joined_period is not None and max(joined_period + 1, first_target) == index and in_use(service):
+            # Carried to the invoice made now while the service is in use; for one no longer in
+            # use, owed on the period it fell due for only (its revisions), never carried on.
+            due = max(joined_period + 1, first_target) if joined_period is not None and in_use(service) else None
+            if joined_period is not None and index == (due if due is not None else joined_period + 1):
                 lines += _proration(service, product, world, joined_period, months, policy)
-        elif (
-            index == first_target
-            and in_use(service)
-            and not _already_billed(service.name, "one-time", date.min, date.max, world.invoices)
+        elif index == _one_time_due(service, world, first_target, zone) and not _already_billed(
+            service.name, "one-time", date.min, date.max, world.invoices
         ):
             day = local_day(joined, zone)
             unit = D(price.amount)
             lines.append(_line(service, product, "one-time", day, day, unit, product.spec.display_name))
     return lines
+
+
+def _one_time_due(service: Service, world: ContractWorld, first_target: int, zone: tzinfo) -> int:
+    """The period a one-time product is invoiced for: the first invoice made (carried to the one
+    made now while unpaid and the service is in use; for a service no longer in use, the period
+    it was first invoiced for, never carried on)."""
+    if in_use(service):
+        return first_target
+    invoiced = [
+        i.spec.period.start
+        for i in world.invoices
+        if any(x.service == service.name and x.kind == "one-time" for x in i.spec.lines)
+    ]
+    if not invoiced:
+        return first_target
+    return _period_index_of(world.contract, zone, local_midnight(min(invoiced), zone))
 
 
 def _join_period(service: Service, contract: Contract, zone: tzinfo) -> int | None:

@@ -1260,11 +1260,15 @@ class Simulation:
             for (_, last, one), (first, _, other) in itertools.pairwise(spans):
                 assert last < first, f"{name} billed twice: {one} and {other}"
         assert all(n == 1 for n in one_time.values()), one_time
-        # (b) A discontinued service is never invoiced again (no renewal, no arrears).
+        # (b) A discontinued service is never renewed again, and what it still owes (arrears) is
+        # invoiced only for a period that was invoiced before (a revision), never carried on.
         for name, before in self.discontinued.items():
+            invoiced = {books.invoices[b].spec.period.start for b in before}
             for inv_name, inv in books.invoices.items():
                 if inv_name not in before:
-                    assert not any(x.service == name for x in inv.spec.lines), inv_name
+                    assert not any(x.service == name and x.kind == "renewal" for x in inv.spec.lines), inv_name
+                    if any(x.service == name for x in inv.spec.lines):
+                        assert inv.spec.period.start in invoiced, inv_name
         # (c) At most one open invoice per period.
         starts = [i.spec.period.start for i in books.open()]
         assert len(starts) == len(set(starts))
