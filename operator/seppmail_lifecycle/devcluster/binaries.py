@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -185,25 +186,33 @@ def _helm_ldflags() -> str:
     return " ".join(["-s", "-w", *stamps])
 
 
+def _built_once(name: str, version: str, what: str, build: Callable[[Path], None]) -> Path | None:
+    """The cached build of the Go tool ``name`` at ``version``, built by ``build(binary)`` the first
+    time; None without the Go toolchain."""
+    binary = cache_root() / f"{name}-{version}-r{BUILD_REVISION}" / name
+    if binary.exists():
+        return binary
+    if shutil.which("go") is None:
+        return None
+    _log(f"building {what} (once)")
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    build(binary)
+    return binary
+
+
 def ensure_helm() -> Path | None:
     """Helm from PATH, else built once from its Go module; None when neither is possible."""
     on_path = shutil.which("helm")
     if on_path:
         return Path(on_path)
-    binary = cache_root() / f"helm-{HELM_VERSION}-r{BUILD_REVISION}" / "helm"
-    if binary.exists():
-        return binary
-    if shutil.which("go") is None:
-        return None
-    _log(f"building helm {HELM_VERSION} (once)")
-    env = _go_env()
-    env["GOBIN"] = str(binary.parent)
-    subprocess.run(
-        [_go(), "install", "-trimpath", f"-ldflags={_helm_ldflags()}", f"helm.sh/helm/v3/cmd/helm@{HELM_VERSION}"],
-        env=env,
-        check=True,
-    )
-    return binary
+
+    def build(binary: Path) -> None:
+        env = _go_env()
+        env["GOBIN"] = str(binary.parent)
+        module = f"helm.sh/helm/v3/cmd/helm@{HELM_VERSION}"
+        subprocess.run([_go(), "install", "-trimpath", f"-ldflags={_helm_ldflags()}", module], env=env, check=True)
+
+    return _built_once("helm", HELM_VERSION, f"helm {HELM_VERSION}", build)
 
 
 CLI_UTILS_VERSION = "v0.37.2"
@@ -264,27 +273,26 @@ func main() {
 def ensure_kstatus() -> Path | None:
     """A tiny checker built once from cli-utils' kstatus (the library Flux judges health with):
     reads a List on stdin, prints each object's verdict; None without the Go toolchain."""
-    binary = cache_root() / f"kstatus-{CLI_UTILS_VERSION}-r{BUILD_REVISION}" / "kstatus"
-    if binary.exists():
-        return binary
-    if shutil.which("go") is None:
-        return None
-    _log(f"building the kstatus checker from sigs.k8s.io/cli-utils {CLI_UTILS_VERSION} (once)")
-    source = binary.parent / "src"
-    source.mkdir(parents=True, exist_ok=True)
-    (source / "go.mod").write_text("module seppmail-lifecycle/kstatus\n\ngo 1.24\n")
-    (source / "main.go").write_text(KSTATUS_MAIN)
-    env = _go_env()
-    subprocess.run(
-        [_go(), "mod", "edit", f"-require=sigs.k8s.io/cli-utils@{CLI_UTILS_VERSION}"], cwd=source, env=env, check=True
+
+    def build(binary: Path) -> None:
+        source = binary.parent / "src"
+        source.mkdir(parents=True, exist_ok=True)
+        (source / "go.mod").write_text("module seppmail-lifecycle/kstatus\n\ngo 1.24\n")
+        (source / "main.go").write_text(KSTATUS_MAIN)
+        env, go = _go_env(), _go()
+        subprocess.run(
+            [go, "mod", "edit", f"-require=sigs.k8s.io/cli-utils@{CLI_UTILS_VERSION}"], cwd=source, env=env, check=True
+        )
+        subprocess.run([go, "mod", "tidy"], cwd=source, env=env, check=True)
+        partial = binary.with_name(".kstatus.partial")
+        subprocess.run(
+            [go, "build", "-trimpath", "-ldflags=-s -w", "-o", str(partial), "."], cwd=source, env=env, check=True
+        )
+        partial.rename(binary)
+
+    return _built_once(
+        "kstatus", CLI_UTILS_VERSION, f"the kstatus checker from sigs.k8s.io/cli-utils {CLI_UTILS_VERSION}", build
     )
-    subprocess.run([_go(), "mod", "tidy"], cwd=source, env=env, check=True)
-    partial = binary.with_name(".kstatus.partial")
-    subprocess.run(
-        [_go(), "build", "-trimpath", "-ldflags=-s -w", "-o", str(partial), "."], cwd=source, env=env, check=True
-    )
-    partial.rename(binary)
-    return binary
 
 
 def ensure_binaries() -> Binaries:
