@@ -170,6 +170,10 @@ INVALID: list[InvalidCase] = [
     InvalidCase("contract-negative-trial", "Contract", {"spec.trialDays": -5}, "spec.trialDays"),
     InvalidCase("license-bad-type", "License", {"spec.type": "forever"}, "spec.type"),
     InvalidCase("license-bad-expiry", "License", {"spec.expiresAt": "tomorrow"}, "spec.expiresAt"),
+    # Sentinel dates: a zero time or the epoch must never reach the purge.
+    InvalidCase("license-go-zero-time", "License", {"spec.expiresAt": "0001-01-01T00:00:00Z"}, "spec.expiresAt"),
+    InvalidCase("license-epoch", "License", {"spec.expiresAt": "1970-01-01T00:00:00Z"}, "spec.expiresAt"),
+    InvalidCase("license-year-2200", "License", {"spec.expiresAt": "2200-01-01T00:00:00Z"}, "spec.expiresAt"),
     InvalidCase("license-bad-source", "License", {"spec.source": "crm"}, "spec.source"),
     InvalidCase("license-grace-too-long", "License", {"spec.gracePeriodDays": 1000}, "spec.gracePeriodDays"),
     InvalidCase("license-hold-no-reason", "License", {"spec.purgeHold": {}}, "spec.purgeHold.reason"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, field_validator
 
 from seppmail_lifecycle.api.common import (
     Email,
@@ -17,6 +17,10 @@ from seppmail_lifecycle.api.common import (
 )
 from seppmail_lifecycle.api.kinds import AGE, NEXT_ACTION, NEXT_AT, READY, TENANT, KindInfo, PrinterColumn
 from seppmail_lifecycle.api.states import LicensePeriod
+
+PLAUSIBLE_YEAR = "^(20|21)[0-9]{2}-"
+"""What the API server accepts as a license's expiry: the years 2000 to 2199 (RE2 and Python
+``re`` read it the same)."""
 
 
 class PurgeHold(LifecycleModel):
@@ -35,7 +39,20 @@ class LicenseSpec(LifecycleModel):
         json_schema_extra=immutable("spec.tenantRef is immutable: a license cannot move to another tenant"),
     )
     type: Literal["full", "trial"] = Field(description="full or trial license.")
-    expires_at: datetime = Field(description="License expiry (RFC 3339). A later value renews the license.")
+    expires_at: datetime = Field(
+        description="License expiry (RFC 3339), in the years 2000 to 2199 (a zero time or a typo never purges "
+        "a tenant). A later value renews the license.",
+        json_schema_extra={"pattern": PLAUSIBLE_YEAR},
+    )
+
+    @field_validator("expires_at")
+    @classmethod
+    def _plausible(cls, value: datetime) -> datetime:
+        # The same bound as the schema's pattern, for objects written before the schema had it.
+        if not 2000 <= value.year <= 2199:
+            raise ValueError(f"{value.isoformat()} is not a plausible expiry: a date in the years 2000 to 2199")
+        return value
+
     auto_renew: bool = Field(default=False, description="Auto-renewing licenses get no expiry reminders.")
     source: Literal["clp", "lmp", "manual"] = Field(
         default="manual", description="Where the license is synced from: clp, lmp or manual."
@@ -65,6 +82,11 @@ class LicenseStatus(StatusBase):
     freeze_ends_at: datetime | None = Field(default=None, description="End of the freeze period.")
     purge_at: datetime | None = Field(default=None, description="When the tenant's data is purged.")
     purged_at: datetime | None = Field(default=None, description="When the tenant's data was purged; irreversible.")
+    frozen_since: datetime | None = Field(
+        default=None,
+        description="When the operator first saw the license frozen: the purge follows a full freeze after this, "
+        "never earlier, whatever the dates say.",
+    )
     notice: Message | None = Field(default=None, description="The message consoles show as popup and top banner.")
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -141,6 +141,26 @@ def _times(license: License, policy: LicensePolicy) -> LicenseTimes:
             mx_change_at=max(grace_ends - policy.mx_change_notice, _utc(status.expires_at)),
         )
     return license_times(license.spec, policy)
+
+
+def _frozen_since(current: LicenseStatus, times: LicenseTimes, now: datetime) -> datetime | None:
+    """When the license was (or is now) first seen frozen; None while it is not frozen. A status
+    frozen before this was recorded was frozen on time, at the end of the grace period."""
+    if now < times.grace_ends_at:
+        return None
+    if current.frozen_since is not None:
+        return _utc(current.frozen_since)
+    if current.period in (FREEZE, PURGED_PERIOD):
+        return times.grace_ends_at
+    return now  # this decision is the first to see it frozen
+
+
+def _seen_frozen(times: LicenseTimes, frozen_since: datetime | None, freeze: timedelta) -> LicenseTimes:
+    """A purge follows a full freeze the operator saw, never a date alone: a license first seen
+    past its freeze (an implausible date such as a zero time, or a long outage) is frozen first."""
+    if frozen_since is None:
+        return times
+    return replace(times, freeze_ends_at=max(times.freeze_ends_at, frozen_since + freeze))
 
 
 def _period(times: LicenseTimes, purged_at: datetime | None, held: bool, now: datetime) -> LicensePeriod:
@@ -479,6 +499,9 @@ def decide_license(
     current, rules = license.status, policy.license
     now = _utc(now)
     times = _times(license, rules)
+    frozen_since = _frozen_since(current, times, now) if current.purged_at is None else current.frozen_since
+    if current.purged_at is None:
+        times = _seen_frozen(times, frozen_since, rules.freeze)
     period = _period(times, current.purged_at, license.spec.purge_hold is not None, now)
     due = tuple(reminders(license.spec, rules))
     state = _State(
@@ -504,6 +527,7 @@ def decide_license(
     status.grace_ends_at = times.grace_ends_at
     status.freeze_ends_at = times.freeze_ends_at
     status.purge_at = times.purge_at
+    status.frozen_since = frozen_since
     status.notice = _notice(state)
     status.next = nxt
     status.observed_generation = license.meta.generation

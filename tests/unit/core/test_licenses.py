@@ -78,6 +78,12 @@ def decide(license: License, now: datetime, tenant: Tenant | None = ACME, policy
     return decided
 
 
+def seen_frozen_status() -> LicenseStatus:
+    """The status of the default license as the operator left it when its grace ended (day 30):
+    seen frozen on time, so its purge is due on day 60 (a license first seen later is frozen first)."""
+    return decide(lic(), EXP + 30 * D).decision.status
+
+
 def then(license: License, decided: LicenseDecision, **status: Any) -> License:
     """The license with the decided status (plus what the shell writes, e.g. purged_at)."""
     return replace(license, status=decided.decision.status.model_copy(update=status))
@@ -168,7 +174,10 @@ FULL_GRACE_45_AFTER_DOWNTIME: list[Row] = [
     (-5 * D, "License", ["reminder/2027-01-01T00:00:00+00:00/7d"], "Remind", -1 * D, False, []),
     (44 * D, "Grace", ["grace/2027-01-01T00:00:00+00:00", "mx-change/2027-01-01T00:00:00+00:00"], "Freeze", 45 * D,
      False, ["License>Grace:GraceStarted"]),
-    (100 * D, "Purged", [], None, None, True, ["Grace>Purged:Purged"]),
+    # Down again until past the freeze's end: it was never seen frozen, so it is frozen now and
+    # purged a full freeze later, not at once.
+    (100 * D, "Freeze", ["freeze/2027-01-01T00:00:00+00:00"], "Purge", 130 * D, False, ["Grace>Freeze:Frozen"]),
+    (130 * D, "Purged", [], None, None, True, ["Freeze>Purged:Purged"]),
 ]  # fmt: skip
 
 TABLES: dict[str, tuple[License, list[Row]]] = {
@@ -191,9 +200,19 @@ def test_the_license_period_over_time(name: str) -> None:
         expected_next = (action, EXP + next_at if next_at is not None else None)
         observed = (status.period, keys(decided), nxt, decided.wake_at, decided.purge_due, moves(decided))
         assert observed == (period, mails, expected_next, expected_next[1], purge_due, transitions), f"at {at}"
-        # Level-based: a license seen for the first time at this instant reads the same.
+        # Level-based: a license seen for the first time at this instant reads the same, until the
+        # grace period is over; from then on it is frozen first, its purge a full freeze later.
         fresh = decide(replace(license, status=LicenseStatus()), now)
-        assert (fresh.decision.status.period, keys(fresh), fresh.decision.status.next) == (period, mails, status.next)
+        if period in ("License", "Grace"):
+            assert (fresh.decision.status.period, keys(fresh), fresh.decision.status.next) == (
+                period,
+                mails,
+                status.next,
+            )
+        else:
+            assert fresh.decision.status.period == "Freeze"
+            assert fresh.decision.status.purge_at == max(now + POLICY.license.freeze, status.purge_at or now)
+            assert fresh.purge_due is False
         license = then(license, decided)
 
 
@@ -321,14 +340,16 @@ CONDITIONS: list[tuple[timedelta, list[tuple[str, str, str]]]] = [
 
 @pytest.mark.parametrize(("at", "expected"), CONDITIONS, ids=["license", "reminded", "grace", "freeze", "purging"])
 def test_the_conditions_of_each_period(at: timedelta, expected: list[tuple[str, str, str]]) -> None:
-    conditions = decide(lic(), EXP + at).decision.status.conditions
+    purging = at >= 60 * D  # a purge follows a freeze the operator saw
+    conditions = decide(lic(status=seen_frozen_status() if purging else None), EXP + at).decision.status.conditions
     assert [(c.type, c.status, c.reason) for c in conditions] == expected
-    assert {c.last_transition_time for c in conditions} == {EXP + at}
+    if not purging:
+        assert {c.last_transition_time for c in conditions} == {EXP + at}
     assert {c.observed_generation for c in conditions} == {1}
 
 
 def test_the_conditions_once_purged() -> None:
-    purging = lic(status=decide(lic(), EXP + 60 * D).decision.status)
+    purging = lic(status=decide(lic(status=seen_frozen_status()), EXP + 60 * D).decision.status)
     purged = decide(then(purging, decide(purging, EXP + 60 * D), purged_at=EXP + 60 * D + S), EXP + 61 * D)
     assert [(c.type, c.status, c.reason) for c in purged.decision.status.conditions] == [
         ("Expiring", "False", "Expired"),
@@ -374,6 +395,8 @@ NOTICES: list[tuple[str, LicenseStatus | None, timedelta, str | None]] = [
 
 @pytest.mark.parametrize(("status", "at", "notice"), [n[1:] for n in NOTICES], ids=[n[0] for n in NOTICES])
 def test_the_console_notice_of_each_period(status: LicenseStatus | None, at: timedelta, notice: str | None) -> None:
+    if status is None and at >= 60 * D:
+        status = seen_frozen_status()  # a purge follows a freeze the operator saw
     assert decide(lic(status=status), EXP + at).decision.status.notice == notice
 
 
@@ -661,7 +684,7 @@ def _other(period: LicensePeriod, purged: bool = False) -> License:
 def test_a_license_at_its_purge_while_another_keeps_the_tenant_ends_and_purges_nothing(
     period: LicensePeriod,
 ) -> None:
-    frozen = lic(status=decide(lic(), EXP + 59 * D).decision.status)
+    frozen = lic(status=decide(lic(), EXP + 30 * D).decision.status)  # seen frozen when its grace ended
     decided, effects = _settled(frozen, [_other(period)], EXP + 60 * D)
     assert effects == []  # nothing purged
     status = decided.decision.status
@@ -679,7 +702,7 @@ def test_a_license_at_its_purge_while_another_keeps_the_tenant_ends_and_purges_n
 
 
 def test_once_the_keeping_license_reached_its_purge_too_the_tenant_is_purged() -> None:
-    frozen = lic(status=decide(lic(), EXP + 59 * D).decision.status)
+    frozen = lic(status=decide(lic(), EXP + 30 * D).decision.status)  # seen frozen when its grace ended
     kept, _ = _settled(frozen, [_other(LicensePeriod.LICENSE)], EXP + 60 * D)
     now = EXP + 90 * D
     purged, effects = _settled(then(frozen, kept), [_other(LicensePeriod.PURGED)], now)
@@ -689,3 +712,47 @@ def test_once_the_keeping_license_reached_its_purge_too_the_tenant_is_purged() -
     assert moves(purged) == ["Purged>Purged:Purged"]
     again, effects = _settled(then(frozen, purged), [_other(LicensePeriod.PURGED, purged=True)], now + S)
     assert (effects, again.decision.transitions) == ([], ())
+
+
+# -------------------------------------------------------------------------------- purge safety
+
+
+@pytest.mark.parametrize("expires_at", ["0001-01-01T00:00:00Z", "1970-01-01T00:00:00Z", "2200-01-01T00:00:00Z"])
+def test_a_sentinel_expiry_is_not_a_license(expires_at: str) -> None:
+    """A zero time or the epoch (what an empty field of a sync becomes) is refused: the object is
+    reported invalid and never decided (the API server refuses it too: the CRD's pattern)."""
+    with pytest.raises(ValidationError, match="not a plausible expiry"):
+        LicenseSpec.model_validate({"tenantRef": {"name": "acme"}, "type": "full", "expiresAt": expires_at})
+
+
+@pytest.mark.parametrize(
+    "expires_at",
+    [
+        pytest.param(datetime(2000, 1, 1, tzinfo=UTC), id="year-2000"),
+        pytest.param(EXP - 400 * D, id="a-year-long-past"),
+        pytest.param(EXP - 61 * D, id="just-past-its-purge"),
+    ],
+)
+def test_a_license_first_seen_past_its_freeze_is_frozen_first_never_purged_at_once(expires_at: datetime) -> None:
+    """One implausible value (a typo, a stale sync) must never purge a tenant: the purge follows a
+    full freeze the operator saw, with its frozen mail, whatever the dates say."""
+    now = EXP + 5 * D
+    fresh = lic(status=None)
+    fresh = replace(fresh, spec=fresh.spec.model_copy(update={"expires_at": expires_at}))
+    first = decide(fresh, now)
+    status = first.decision.status
+    assert (status.period, first.purge_due, status.frozen_since) == ("Freeze", False, now)
+    assert status.purge_at == now + POLICY.license.freeze
+    assert any(k.startswith("freeze/") for k in keys(first))  # the frozen mail says so
+    assert moves(first) == ["None>Freeze:Frozen"]
+    seen = then(fresh, first)
+    assert decide(seen, now + POLICY.license.freeze - S).decision.status.period == "Freeze"
+    due = decide(seen, now + POLICY.license.freeze)
+    assert (due.decision.status.period, due.purge_due) == ("Purged", True)
+
+
+def test_after_a_restart_a_freeze_seen_before_is_purged_on_time() -> None:
+    """The catch-up after downtime: the freeze was seen on time, so the overdue purge goes ahead."""
+    decided = decide(lic(status=seen_frozen_status()), EXP + 100 * D)
+    assert (decided.decision.status.period, decided.purge_due) == ("Purged", True)
+    assert decided.decision.status.frozen_since == EXP + 30 * D
