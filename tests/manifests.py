@@ -120,6 +120,21 @@ class InvalidCase:
 INVALID: list[InvalidCase] = [
     InvalidCase("tenant-no-display-name", "Tenant", {"spec.displayName": DELETE}, "spec.displayName"),
     InvalidCase("tenant-long-display-name", "Tenant", {"spec.displayName": "x" * 300}, "spec.displayName"),
+    # Blank but present: refused, not shown as an empty name or reason.
+    InvalidCase("tenant-blank-display-name", "Tenant", {"spec.displayName": " \t "}, "spec.displayName"),
+    InvalidCase(
+        "service-blank-discount-reason",
+        "Service",
+        {"spec.discount": {"percent": 10, "reason": "  "}},
+        "spec.discount.reason",
+    ),
+    InvalidCase(
+        "service-blank-cancellation-reason",
+        "Service",
+        {"spec.cancellation": {"reason": "\n"}},
+        "spec.cancellation.reason",
+    ),
+    InvalidCase("license-blank-hold-reason", "License", {"spec.purgeHold": {"reason": " "}}, "spec.purgeHold.reason"),
     InvalidCase("tenant-bad-email", "Tenant", {"spec.contact.email": "not-an-email"}, "spec.contact.email"),
     InvalidCase("tenant-no-email", "Tenant", {"spec.contact.email": DELETE}, "spec.contact.email"),
     InvalidCase("tenant-bad-country", "Tenant", {"spec.contact.country": "Switzerland"}, "spec.contact.country"),

@@ -46,7 +46,12 @@ Email = Annotated[
     StringConstraints(min_length=3, max_length=254, pattern=EMAIL_PATTERN),
     Field(description="An e-mail address."),
 ]
-DisplayName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+NOT_BLANK_PATTERN = r"[^ \t\n\r\f\v]"
+"""Somewhere a character that is not a space: a blank-but-present name or reason is refused. (The
+API server's RE2, pydantic's regex and Python's ``re`` read this class the same; ``\\s`` they do not.)"""
+DisplayName = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=NOT_BLANK_PATTERN)]
+Reason64 = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NOT_BLANK_PATTERN)]
+Reason256 = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=NOT_BLANK_PATTERN)]
 ShortText = Annotated[str, StringConstraints(max_length=256)]
 MAX_MESSAGE = 4096
 Message = Annotated[str, StringConstraints(max_length=MAX_MESSAGE)]

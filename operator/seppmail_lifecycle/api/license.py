@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, field_validator
 
 from seppmail_lifecycle.api.common import (
     Email,
     LifecycleModel,
     LocalObjectRef,
     Message,
+    Reason256,
     StatusBase,
     immutable,
 )
@@ -26,9 +27,7 @@ PLAUSIBLE_YEAR = "^(20|21)[0-9]{2}-"
 class PurgeHold(LifecycleModel):
     """Blocks the purge while set (e.g. a legal hold)."""
 
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=256)] = Field(
-        description="Why the tenant's data must not be purged, e.g. legal hold."
-    )
+    reason: Reason256 = Field(description="Why the tenant's data must not be purged, e.g. legal hold.")
 
 
 class LicenseSpec(LifecycleModel):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from seppmail_lifecycle.api.common import (
     Fqdn,
@@ -13,6 +13,8 @@ from seppmail_lifecycle.api.common import (
     LocalObjectRef,
     ObjectName,
     ProductName,
+    Reason64,
+    Reason256,
     ShortText,
     cel,
     immutable,
@@ -28,9 +30,7 @@ class Discount(LifecycleModel):
     """A discount on the service's price, always with its reason."""
 
     percent: int = Field(default=0, ge=0, le=100, description="Discount in percent, 0 to 100.")
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
-        default=None, description='Why, e.g. "nfr" or "test"; required when percent > 0.'
-    )
+    reason: Reason64 | None = Field(default=None, description='Why, e.g. "nfr" or "test"; required when percent > 0.')
 
     @model_validator(mode="after")
     def _reason_when_discounted(self) -> Discount:
@@ -60,7 +60,7 @@ class Cancellation(LifecycleModel):
         "(or the cancellation delay, if later). Cancelling the base service ends its domain's services on "
         "the base service's date.",
     )
-    reason: ShortText | None = Field(default=None, description="Why the service is cancelled.")
+    reason: Reason256 | None = Field(default=None, description="Why the service is cancelled.")
 
 
 class ServiceSpec(LifecycleModel):
