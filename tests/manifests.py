@@ -135,6 +135,17 @@ INVALID: list[InvalidCase] = [
         "spec.cancellation.reason",
     ),
     InvalidCase("license-blank-hold-reason", "License", {"spec.purgeHold": {"reason": " "}}, "spec.purgeHold.reason"),
+    # Control and bidi characters would reach mail subjects and terminals; a final line break is
+    # where Python's `$` and the API server's RE2 disagree.
+    InvalidCase("tenant-display-name-escape", "Tenant", {"spec.displayName": "\x1b[31mAcme"}, "spec.displayName"),
+    InvalidCase("tenant-display-name-bidi", "Tenant", {"spec.displayName": "Acme\u202eGA"}, "spec.displayName"),
+    InvalidCase("tenant-display-name-final-newline", "Tenant", {"spec.displayName": "Acme\n"}, "spec.displayName"),
+    InvalidCase(
+        "service-discount-reason-header",
+        "Service",
+        {"spec.discount": {"percent": 5, "reason": "nfr\r\nBcc: x"}},
+        "spec.discount.reason",
+    ),
     InvalidCase("tenant-bad-email", "Tenant", {"spec.contact.email": "not-an-email"}, "spec.contact.email"),
     InvalidCase("tenant-no-email", "Tenant", {"spec.contact.email": DELETE}, "spec.contact.email"),
     InvalidCase("tenant-bad-country", "Tenant", {"spec.contact.country": "Switzerland"}, "spec.contact.country"),

@@ -46,12 +46,16 @@ Email = Annotated[
     StringConstraints(min_length=3, max_length=254, pattern=EMAIL_PATTERN),
     Field(description="An e-mail address."),
 ]
-NOT_BLANK_PATTERN = r"[^ \t\n\r\f\v]"
-"""Somewhere a character that is not a space: a blank-but-present name or reason is refused. (The
-API server's RE2, pydantic's regex and Python's ``re`` read this class the same; ``\\s`` they do not.)"""
-DisplayName = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=NOT_BLANK_PATTERN)]
-Reason64 = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NOT_BLANK_PATTERN)]
-Reason256 = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=NOT_BLANK_PATTERN)]
+_UNSAFE = "\\x00-\\x1f\\x7f-\\x9f" + "\u200e\u200f\u202a-\u202e\u2066-\u2069"
+"""Control characters (terminal escapes, line breaks) and bidi overrides: they would reach mail
+subjects, ``kubectl`` output and the plugin's tables. (Written so that the API server's RE2,
+pydantic's regex and Python's ``re`` read the class the same: ``\\xhh`` and the bidi characters
+themselves, no ``\\u`` escapes, which RE2 does not know.)"""
+TEXT_PATTERN = f"^[^{_UNSAFE}]*[^{_UNSAFE} ][^{_UNSAFE}]*$"
+"""A name or a reason: no control or bidi characters, and not blank."""
+DisplayName = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=TEXT_PATTERN)]
+Reason64 = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=TEXT_PATTERN)]
+Reason256 = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=TEXT_PATTERN)]
 ShortText = Annotated[str, StringConstraints(max_length=256)]
 MAX_MESSAGE = 4096
 Message = Annotated[str, StringConstraints(max_length=MAX_MESSAGE)]

@@ -36,7 +36,25 @@ class Problem:
 
 @cache
 def _schemas() -> dict[str, Schema]:
-    return {crd["spec"]["names"]["kind"]: crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"] for crd in all_crds()}
+    return {
+        crd["spec"]["names"]["kind"]: _as_re2(crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
+        for crd in all_crds()
+    }
+
+
+def _as_re2(node: Any) -> Any:
+    """The schema with its patterns read as the API server's RE2 reads them: a final ``$`` is the
+    end of the text (in Python's ``re`` it also matches before a final line break: ``"x\\n"``
+    would pass here and be refused at apply time)."""
+    if isinstance(node, dict):
+        out = {key: _as_re2(value) for key, value in node.items()}
+        pattern = node.get("pattern")
+        if isinstance(pattern, str) and pattern.endswith("$") and not pattern.endswith("\\$"):
+            out["pattern"] = pattern[:-1] + r"\Z"
+        return out
+    if isinstance(node, list):
+        return [_as_re2(value) for value in node]
+    return node
 
 
 @cache
