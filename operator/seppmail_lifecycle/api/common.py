@@ -53,6 +53,25 @@ pydantic's regex and Python's ``re`` read the class the same: ``\\xhh`` and the 
 themselves, no ``\\u`` escapes, which RE2 does not know.)"""
 TEXT_PATTERN = f"^[^{_UNSAFE}]*[^{_UNSAFE} ][^{_UNSAFE}]*$"
 """A name or a reason: no control or bidi characters, and not blank."""
+TIMESTAMP_PATTERN = (
+    "^(20|21)[0-9]{2}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?"
+    "([Zz]|[+-](0[0-9]|1[0-3]):[0-5][0-9]|[+-]14:00)$"
+)
+"""An RFC 3339 time a partner may write: the years 2000 to 2199 (never a zero time or the epoch,
+what an empty field of a sync becomes), an offset of at most 14 hours (no zone is further), ASCII
+digits only (``\\d`` would also match other scripts' digits in Python)."""
+
+
+def plausible_time(value: datetime) -> datetime:
+    """The model's check of ``TIMESTAMP_PATTERN``, for objects written before the schema had it."""
+    offset = value.utcoffset()
+    if not 2000 <= value.year <= 2199 or (offset is not None and abs(offset) > timedelta(hours=14)):
+        raise ValueError(
+            f"{value.isoformat()} is not a plausible time: the years 2000 to 2199, an offset of at most 14 hours"
+        )
+    return value
+
+
 DisplayName = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=TEXT_PATTERN)]
 Reason64 = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=TEXT_PATTERN)]
 Reason256 = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=TEXT_PATTERN)]

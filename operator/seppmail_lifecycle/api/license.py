@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from seppmail_lifecycle.api.common import (
+    TIMESTAMP_PATTERN,
     Email,
     LifecycleModel,
     LocalObjectRef,
@@ -15,13 +16,10 @@ from seppmail_lifecycle.api.common import (
     Reason256,
     StatusBase,
     immutable,
+    plausible_time,
 )
 from seppmail_lifecycle.api.kinds import AGE, NEXT_ACTION, NEXT_AT, READY, TENANT, KindInfo, PrinterColumn
 from seppmail_lifecycle.api.states import LicensePeriod
-
-PLAUSIBLE_YEAR = "^(20|21)[0-9]{2}-"
-"""What the API server accepts as a license's expiry: the years 2000 to 2199 (RE2 and Python
-``re`` read it the same)."""
 
 
 class PurgeHold(LifecycleModel):
@@ -41,16 +39,13 @@ class LicenseSpec(LifecycleModel):
     expires_at: datetime = Field(
         description="License expiry (RFC 3339), in the years 2000 to 2199 (a zero time or a typo never purges "
         "a tenant). A later value renews the license.",
-        json_schema_extra={"pattern": PLAUSIBLE_YEAR},
+        json_schema_extra={"pattern": TIMESTAMP_PATTERN},
     )
 
     @field_validator("expires_at")
     @classmethod
     def _plausible(cls, value: datetime) -> datetime:
-        # The same bound as the schema's pattern, for objects written before the schema had it.
-        if not 2000 <= value.year <= 2199:
-            raise ValueError(f"{value.isoformat()} is not a plausible expiry: a date in the years 2000 to 2199")
-        return value
+        return plausible_time(value)
 
     auto_renew: bool = Field(default=False, description="Auto-renewing licenses get no expiry reminders.")
     source: Literal["clp", "lmp", "manual"] = Field(

@@ -5,9 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
-from seppmail_lifecycle.api.common import LifecycleModel, LocalObjectRef, Money, ShortText, StatusBase, cel
+from seppmail_lifecycle.api.common import (
+    TIMESTAMP_PATTERN,
+    LifecycleModel,
+    LocalObjectRef,
+    Money,
+    ShortText,
+    StatusBase,
+    cel,
+    plausible_time,
+)
 from seppmail_lifecycle.api.kinds import AGE, READY, KindInfo, PrinterColumn
 
 
@@ -24,7 +33,16 @@ class PaymentSpec(LifecycleModel):
 
     invoice_ref: LocalObjectRef = Field(description="The Invoice paid (in the same namespace).")
     amount: Money = Field(description="The amount received, in the invoice's currency.")
-    paid_at: datetime = Field(description="When the money was received (RFC 3339).")
+    paid_at: datetime = Field(
+        description="When the money was received (RFC 3339, the years 2000 to 2199).",
+        json_schema_extra={"pattern": TIMESTAMP_PATTERN},
+    )
+
+    @field_validator("paid_at")
+    @classmethod
+    def _plausible(cls, value: datetime) -> datetime:
+        return plausible_time(value)
+
     reference: ShortText = Field(default="", description="The billing system's reference, e.g. a transaction id.")
 
 
