@@ -565,3 +565,27 @@ def test_restart_across_a_due_time_performs_the_overdue_transition_exactly_once(
     logged = [line for o in (operator, restarted) for line in o.log_lines() if "wayne" in str(line)]
     assert events.count("-> deprovisioning") == 1, (events, logged)
     assert events.count("-> deprovisioned") == 1, (events, logged)
+
+
+def test_the_longest_names_the_api_accepts_derive_valid_distinct_backend_names(
+    catalogue: ControlPlane, namespace: str, start_operator: StartOperator
+) -> None:
+    """A tenant and domain named with 253 characters (the API's limit), and a second pair equal but
+    for the last character: each gets its own base service and routing ConfigMap, and provisions
+    (a plain cut of the derived names gave both the same, or one ending in "-")."""
+    start_operator(FAST)
+    names = ["x" * 240 + "-" * 5 + "a" * 7 + end for end in "bc"]
+    for number, name in enumerate(names):
+        tenant = manifests.tenant(name, contact={"email": f"it@long{number}.example"})
+        apply(catalogue, namespace, tenant, manifests.domain(name, domain_name=f"long{number}.example"))
+    wait_for(
+        "both long domains provisioned",
+        lambda: [phase(catalogue, "domains.lifecycle", namespace, n) for n in names] == ["provisioned"] * 2,
+        timeout=60,
+    )
+    routing = items(catalogue, "configmaps", namespace, "lifecycle.seppmail.cloud/role=routing")
+    assert len({cm["metadata"]["name"] for cm in routing}) == 2
+    assert {cm["data"]["domain"] for cm in routing} == {"long0.example", "long1.example"}
+    base = [s for s in items(catalogue, "services.lifecycle", namespace) if s["spec"]["product"] == "base"]
+    assert len({s["metadata"]["name"] for s in base}) == 2
+    assert all(len(s["metadata"]["name"]) <= 253 and s["metadata"]["name"].endswith("-base") for s in base)

@@ -19,6 +19,7 @@ from seppmail_lifecycle.backend.labels import (
     TENANT_LABEL,
     label_value,
 )
+from seppmail_lifecycle.core.ids import derived_name
 from seppmail_lifecycle.core.routing import RoutedService, RoutingConfig
 from seppmail_lifecycle.kube.convert import controller_reference
 
@@ -26,7 +27,7 @@ Body = dict[str, Any]
 
 
 def configmap_name(domain_object: str) -> str:
-    return f"routing-{domain_object}"[:253]
+    return derived_name("routing-", domain_object)
 
 
 def to_configmap(owner: DomainOwner, config: RoutingConfig) -> Body:

@@ -27,7 +27,6 @@ Amounts are ``decimal.Decimal`` rounded half-up to cents per line; never floats.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, tzinfo
@@ -39,6 +38,7 @@ from seppmail_lifecycle.api.invoice import InvoiceLine, InvoicePeriod, InvoiceSp
 from seppmail_lifecycle.api.policy import Policy
 from seppmail_lifecycle.api.states import InvoiceState
 from seppmail_lifecycle.api.states import OrderPhase as P
+from seppmail_lifecycle.core.ids import derived_name
 from seppmail_lifecycle.core.model import Contract, Invoice, Payment, Product, Service
 from seppmail_lifecycle.core.periods import MONTHS, Period, local_day, local_midnight, period, period_at, trial_end
 from seppmail_lifecycle.core.pricing import cents, discounted
@@ -410,11 +410,7 @@ def _proration(
 
 def invoice_name(contract: str, period_start: date, revision: int) -> str:
     """``<contract>-<yyyymmdd>-r<revision>``: the same on every retry and after a restart."""
-    suffix = f"-{period_start:%Y%m%d}-r{revision}"
-    if len(contract) + len(suffix) <= 253:
-        return contract + suffix
-    digest = hashlib.sha256(contract.encode()).hexdigest()[:8]
-    return f"{contract[: 253 - len(suffix) - 9].rstrip('-.')}-{digest}{suffix}"
+    return derived_name("", contract, f"-{period_start:%Y%m%d}-r{revision}")
 
 
 def total(lines: Sequence[InvoiceLine]) -> D:

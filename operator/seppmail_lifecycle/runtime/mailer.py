@@ -17,6 +17,7 @@ from seppmail_lifecycle.api.policy import MailPolicy
 from seppmail_lifecycle.backend import templates
 from seppmail_lifecycle.backend.labels import MANAGED_BY, MANAGER, TENANT_LABEL, label_value
 from seppmail_lifecycle.backend.mail import Mail, MailError, PartialDelivery, SmtpSettings, send
+from seppmail_lifecycle.core.ids import derived_name
 from seppmail_lifecycle.core.notifications import (
     LedgerEntry,
     Notification,
@@ -34,7 +35,7 @@ Body = dict[str, Any]
 
 
 def ledger_name(tenant: str) -> str:
-    return f"mail-ledger-{tenant}"[:253]
+    return derived_name("mail-ledger-", tenant)
 
 
 def _three(line: str) -> tuple[str, str, str]:

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from seppmail_lifecycle.core.ids import PREFIXES, object_id
+from seppmail_lifecycle.core.ids import MAX_NAME, PREFIXES, derived_name, object_id
 
 UID = "6f1c2a4e-8d3b-4c5a-9e7f-0a1b2c3d4e5f"
 FORMAT = re.compile(r"^(TEN|DOM|SVC)-[0-9A-HJKMNP-TV-Z]{10}$")  # Crockford base32: no I, L, O, U
@@ -48,3 +48,27 @@ def test_distinct_per_uid() -> None:
 def test_an_unknown_kind_is_refused() -> None:
     with pytest.raises(KeyError):
         object_id("Contract", UID)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "name", "suffix"),
+    [
+        pytest.param("routing-", "a" * 253, "", id="routing-of-a-longest-domain-name"),
+        pytest.param("mail-ledger-", "t" * 240 + "-" * 5 + "x" * 8, "", id="ledger-cut-at-dashes"),
+        pytest.param("", "d" * 250, "-sign-encrypt", id="booked-service"),
+    ],
+)
+def test_derived_names_of_long_names_stay_valid_and_distinct(prefix: str, name: str, suffix: str) -> None:
+    derived = derived_name(prefix, name, suffix)
+    other = derived_name(prefix, name[:-1] + "z", suffix)  # the same up to its last character
+    assert len(derived) <= MAX_NAME
+    assert re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", derived), derived
+    assert derived.startswith(prefix)
+    assert derived.endswith(suffix)
+    assert derived != other  # a plain cut gave both the same name: two tenants' ledgers in one
+    assert derived == derived_name(prefix, name, suffix)  # stable
+
+
+def test_a_derived_name_that_fits_is_the_plain_one() -> None:
+    assert derived_name("routing-", "acme-ch") == "routing-acme-ch"
+    assert derived_name("", "acme-ch", "-base") == "acme-ch-base"

@@ -11,6 +11,7 @@ from seppmail_lifecycle.backend.labels import MANAGED_BY, MANAGER, label_value
 from seppmail_lifecycle.backend.routing_configmap import from_configmap
 from seppmail_lifecycle.core.consistency import DomainClaim
 from seppmail_lifecycle.core.driver import Effect, EffectFailed, drive, settle_domain
+from seppmail_lifecycle.core.ids import derived_name
 from seppmail_lifecycle.core.license_effects import NONE as NO_LICENSE_EFFECTS
 from seppmail_lifecycle.core.license_effects import license_effects
 from seppmail_lifecycle.core.model import Contract, DeployRequest, Domain, Product, Service
@@ -163,7 +164,7 @@ async def book_base_service(ctx: Context, domain: Domain) -> None:
         "apiVersion": API_VERSION,
         "kind": "Service",
         "metadata": {
-            "name": f"{domain.name}-{product}"[:253],
+            "name": derived_name("", domain.name, f"-{product}"),
             "labels": {MANAGED_BY: MANAGER},
             "ownerReferences": [controller_reference("Domain", domain.name, domain.meta.uid)],
         },
