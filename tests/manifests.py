@@ -203,6 +203,21 @@ INVALID: list[InvalidCase] = [
     InvalidCase("license-offset-15h", "License", {"spec.expiresAt": "2027-01-01T00:00:00+15:00"}, "spec.expiresAt"),
     InvalidCase("license-arabic-digits", "License", {"spec.expiresAt": "٢٠٢٧-01-01T00:00:00Z"}, "spec.expiresAt"),
     InvalidCase("payment-zero-time", "Payment", {"spec.paidAt": "0001-01-01T00:00:00Z"}, "spec.paidAt"),
+    # The platform's own domain, and GINA hosts only the cluster can resolve.
+    InvalidCase("domain-platform", "Domain", {"spec.domainName": "seppmail.cloud"}, "spec.domainName"),
+    InvalidCase("domain-platform-sub", "Domain", {"spec.domainName": "acme.seppmail.cloud"}, "spec.domainName"),
+    InvalidCase(
+        "domain-gina-svc",
+        "Domain",
+        {"spec.deploymentSettings": {"ginaHost": "gina.default.svc"}},
+        "spec.deploymentSettings.ginaHost",
+    ),
+    InvalidCase(
+        "domain-gina-cluster-local",
+        "Domain",
+        {"spec.deploymentSettings": {"ginaHost": "gina.acme.svc.cluster.local"}},
+        "spec.deploymentSettings.ginaHost",
+    ),
     InvalidCase("payment-offset-23h", "Payment", {"spec.paidAt": "2027-01-01T00:00:00-23:00"}, "spec.paidAt"),
     InvalidCase("license-bad-source", "License", {"spec.source": "crm"}, "spec.source"),
     InvalidCase("license-grace-too-long", "License", {"spec.gracePeriodDays": 1000}, "spec.gracePeriodDays"),

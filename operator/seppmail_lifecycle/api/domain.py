@@ -5,16 +5,37 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, field_validator
 
 from seppmail_lifecycle.api.common import (
     Fqdn,
     LifecycleModel,
     LocalObjectRef,
+    cel,
     immutable,
 )
 from seppmail_lifecycle.api.kinds import AGE, NEXT_ACTION, NEXT_AT, READY, TENANT, KindInfo, PrinterColumn, RootRule
 from seppmail_lifecycle.api.order_status import OrderStatus
+
+PLATFORM_DOMAIN = "seppmail.cloud"
+"""The platform's own domain: neither it nor a subdomain of it is a tenant's mail domain."""
+INTERNAL_SUFFIXES = (".svc", ".local", ".internal", ".localhost", ".home.arpa")
+"""Names that resolve only inside a cluster or a site (``.svc``, ``.cluster.local``, ...): a GINA
+host the gateways must reach from outside cannot be one of them."""
+
+
+def _not_platform(name: str) -> str:
+    if name == PLATFORM_DOMAIN or name.endswith("." + PLATFORM_DOMAIN):
+        raise ValueError(f"{name} is the platform's own domain ({PLATFORM_DOMAIN}), not a tenant's")
+    return name
+
+
+def _not_internal(name: str | None) -> str | None:
+    if name is not None and name.endswith(INTERNAL_SUFFIXES):
+        raise ValueError(
+            f"{name} is a cluster-internal name ({', '.join(INTERNAL_SUFFIXES)}): not reachable as a GINA host"
+        )
+    return name
 
 
 class DeploymentSettings(LifecycleModel):
@@ -22,9 +43,20 @@ class DeploymentSettings(LifecycleModel):
 
     gina_host: Fqdn | None = Field(
         default=None,
-        description="GINA host name (FQDN) for SIG-ENC domains. Changeable only while the domain is "
-        "ordered, confirmed or provisioning.",
+        description="GINA host name (FQDN) for SIG-ENC domains, reachable from outside (not .svc, .local, "
+        ".internal ...). Changeable only while the domain is ordered, confirmed or provisioning.",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    " && ".join(f"!self.endsWith('{suffix}')" for suffix in INTERNAL_SUFFIXES),
+                    "spec.deploymentSettings.ginaHost is a cluster-internal name: the GINA host must be reachable "
+                    "from outside",
+                )
+            ]
+        },
     )
+
+    _internal = field_validator("gina_host")(_not_internal)
 
 
 class DomainSpec(LifecycleModel):
@@ -35,9 +67,20 @@ class DomainSpec(LifecycleModel):
         json_schema_extra=immutable("spec.tenantRef is immutable: a domain cannot move to another tenant"),
     )
     domain_name: Fqdn = Field(
-        description="The mail domain, a lowercase fully qualified domain name (immutable).",
-        json_schema_extra=immutable("spec.domainName is immutable: order a new Domain instead"),
+        description="The mail domain, a lowercase fully qualified domain name (immutable); never the platform's "
+        "own (seppmail.cloud and its subdomains).",
+        json_schema_extra={
+            **immutable("spec.domainName is immutable: order a new Domain instead"),
+            "x-kubernetes-validations": [
+                cel(
+                    f"self != '{PLATFORM_DOMAIN}' && !self.endsWith('.{PLATFORM_DOMAIN}')",
+                    f"spec.domainName: {PLATFORM_DOMAIN} and its subdomains are the platform's own, not a tenant's",
+                )
+            ],
+        },
     )
+
+    _platform = field_validator("domain_name")(_not_platform)
     confidential: bool = Field(
         default=False,
         description="Confidential (partner admins, expert mode): the domain's routing config says so "
