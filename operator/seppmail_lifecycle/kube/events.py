@@ -192,6 +192,7 @@ class EventRecorder:
                 await self.client.patch_event(namespace, posted.name, {"series": series})
                 self.repeated += waiting.count
                 posted.at = time.monotonic()
+                self._posted.move_to_end(same)
                 return
             body = {k: v for k, v in event.items() if k != "lastObserved"}
             if waiting.count > 1:  # repeated while it waited
@@ -204,7 +205,9 @@ class EventRecorder:
             return
         self._posted[same] = _Posted(event["metadata"]["name"], namespace, time.monotonic(), waiting.count)
         self._posted.move_to_end(same)
-        while len(self._posted) > self.capacity:
+        # Kept for their series only: at most ``capacity``, none older than the series window.
+        stale = time.monotonic() - SERIES_WINDOW
+        while self._posted and (len(self._posted) > self.capacity or next(iter(self._posted.values())).at < stale):
             self._posted.popitem(last=False)
 
     async def _post(self) -> None:
