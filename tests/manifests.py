@@ -164,6 +164,7 @@ INVALID: list[InvalidCase] = [
     ),
     InvalidCase("domain-uppercase-name", "Domain", {"spec.domainName": "T1.Example"}, "spec.domainName"),
     InvalidCase("domain-single-label", "Domain", {"spec.domainName": "localhost"}, "spec.domainName"),
+    InvalidCase("domain-bad-punycode-tld", "Domain", {"spec.domainName": "acme.xn--p1ai-"}, "spec.domainName"),
     InvalidCase("domain-no-tenant", "Domain", {"spec.tenantRef": DELETE}, "spec.tenantRef"),
     InvalidCase(
         "domain-bad-gina-host",

@@ -73,6 +73,21 @@ def test_invalid_manifest_is_refused_naming_the_field(crds: ControlPlane, namesp
     assert case.field in error, error
 
 
+def test_an_internationalised_domain_in_punycode_is_accepted(crds: ControlPlane, namespace: str) -> None:
+    """пример.рф and its GINA host, as the API server takes them (the ASCII form of IDNs)."""
+    manifest = {
+        "apiVersion": "lifecycle.seppmail.cloud/v1alpha1",
+        "kind": "Domain",
+        "metadata": {"name": "idn"},
+        "spec": {
+            "tenantRef": {"name": "t"},
+            "domainName": "xn--e1afmkfd.xn--p1ai",
+            "deploymentSettings": {"ginaHost": "gina.xn--e1afmkfd.xn--p1ai"},
+        },
+    }
+    crds.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(manifest))
+
+
 @pytest.mark.parametrize("case", FORBIDDEN_UPDATES, ids=lambda c: c.id)
 def test_forbidden_update_is_refused(crds: ControlPlane, namespace: str, case: ForbiddenUpdate) -> None:
     first, second = case.manifests()

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from seppmail_lifecycle.api import KINDS_BY_NAME
 from seppmail_lifecycle.api.crdgen import crd_for
+from seppmail_lifecycle.api.domain import DomainSpec
 from tests.manifests import INVALID, VALID, InvalidCase
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "examples"
@@ -99,3 +100,25 @@ def test_a_deep_copy_of_a_status_is_equal_and_shares_nothing_mutable() -> None:
     assert original.billing is not None
     assert original.billing.start is None
     assert copied.model_dump() != original.model_dump()
+
+
+@pytest.mark.parametrize(
+    ("name", "valid"),
+    [
+        ("acme.ch", True),
+        ("xn--80ak6aa92e.xn--p1ai", True),  # пример.рф: an internationalised top-level domain
+        ("mail.xn--mnchen-3ya.de", True),  # münchen.de
+        ("acme.xn--", False),
+        ("acme.xn--p1ai-", False),
+        ("acme.c0m", False),
+        ("ACME.CH", False),
+        ("localhost", False),
+    ],
+)
+def test_domain_names_are_lowercase_ascii_fqdns_with_punycode_top_level_domains(name: str, valid: bool) -> None:
+    spec = {"tenantRef": {"name": "t1"}, "domainName": name, "deploymentSettings": {"ginaHost": f"gina.{name}"}}
+    if valid:
+        assert DomainSpec.model_validate(spec).domain_name == name
+    else:
+        with pytest.raises(ValidationError):
+            DomainSpec.model_validate(spec)
