@@ -13,7 +13,7 @@ import enum
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
@@ -72,6 +72,12 @@ def plausible_time(value: datetime) -> datetime:
             f"{value.isoformat()} is not a plausible time: the years 2000 to 2199, an offset of at most 14 hours"
         )
     return value
+
+
+PlausibleTime = Annotated[
+    datetime, AfterValidator(plausible_time), Field(json_schema_extra={"pattern": TIMESTAMP_PATTERN})
+]
+"""A time a partner writes: ``TIMESTAMP_PATTERN`` at apply time, ``plausible_time`` in the model."""
 
 
 DisplayName = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=TEXT_PATTERN)]

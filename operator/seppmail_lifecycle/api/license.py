@@ -5,18 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from seppmail_lifecycle.api.common import (
-    TIMESTAMP_PATTERN,
     Email,
     LifecycleModel,
     LocalObjectRef,
     Message,
+    PlausibleTime,
     Reason256,
     StatusBase,
     immutable,
-    plausible_time,
 )
 from seppmail_lifecycle.api.kinds import AGE, NEXT_ACTION, NEXT_AT, READY, TENANT, KindInfo, PrinterColumn
 from seppmail_lifecycle.api.states import LicensePeriod
@@ -36,16 +35,10 @@ class LicenseSpec(LifecycleModel):
         json_schema_extra=immutable("spec.tenantRef is immutable: a license cannot move to another tenant"),
     )
     type: Literal["full", "trial"] = Field(description="full or trial license.")
-    expires_at: datetime = Field(
+    expires_at: PlausibleTime = Field(
         description="License expiry (RFC 3339), in the years 2000 to 2199 (a zero time or a typo never purges "
         "a tenant). A later value renews the license.",
-        json_schema_extra={"pattern": TIMESTAMP_PATTERN},
     )
-
-    @field_validator("expires_at")
-    @classmethod
-    def _plausible(cls, value: datetime) -> datetime:
-        return plausible_time(value)
 
     auto_renew: bool = Field(default=False, description="Auto-renewing licenses get no expiry reminders.")
     source: Literal["clp", "lmp", "manual"] = Field(

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field
 
 from seppmail_lifecycle.api.common import (
-    TIMESTAMP_PATTERN,
     LifecycleModel,
     LocalObjectRef,
     Money,
+    PlausibleTime,
     ShortText,
     StatusBase,
     cel,
-    plausible_time,
 )
 from seppmail_lifecycle.api.kinds import AGE, READY, KindInfo, PrinterColumn
 
@@ -33,15 +31,7 @@ class PaymentSpec(LifecycleModel):
 
     invoice_ref: LocalObjectRef = Field(description="The Invoice paid (in the same namespace).")
     amount: Money = Field(description="The amount received, in the invoice's currency.")
-    paid_at: datetime = Field(
-        description="When the money was received (RFC 3339, the years 2000 to 2199).",
-        json_schema_extra={"pattern": TIMESTAMP_PATTERN},
-    )
-
-    @field_validator("paid_at")
-    @classmethod
-    def _plausible(cls, value: datetime) -> datetime:
-        return plausible_time(value)
+    paid_at: PlausibleTime = Field(description="When the money was received (RFC 3339, the years 2000 to 2199).")
 
     reference: ShortText = Field(default="", description="The billing system's reference, e.g. a transaction id.")
 

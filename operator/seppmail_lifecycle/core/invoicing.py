@@ -337,11 +337,12 @@ def wanted_lines(world: ContractWorld, index: int, policy: Policy, *, first_targ
                 assert unit is not None
                 lines.append(_line(service, product, "renewal", first, last, unit, f"{product.spec.display_name}"))
             joined_period = _join_period(service, contract, zone)
-            # Carried to the invoice made now while the service is in use; for one no longer in
-            # use, owed on the period it fell due for only (its revisions), never carried on.
-            due = max(joined_period + 1, first_target) if joined_period is not None and in_use(service) else None
-            if joined_period is not None and index == (due if due is not None else joined_period + 1):
-                lines += _proration(service, product, world, joined_period, months, policy)
+            if joined_period is not None:
+                # Due on the period after the one it joined; carried to the invoice made now while
+                # the service is in use; for one no longer in use, never carried on.
+                owed_on = joined_period + 1
+                if index == (max(owed_on, first_target) if in_use(service) else owed_on):
+                    lines += _proration(service, product, world, joined_period, months, policy)
         elif index == _one_time_due(service, world, first_target, zone) and not _already_billed(
             service.name, "one-time", date.min, date.max, world.invoices
         ):

@@ -499,9 +499,11 @@ def decide_license(
     current, rules = license.status, policy.license
     now = _utc(now)
     times = _times(license, rules)
-    frozen_since = _frozen_since(current, times, now) if current.purged_at is None else current.frozen_since
     if current.purged_at is None:
+        frozen_since = _frozen_since(current, times, now)
         times = _seen_frozen(times, frozen_since, rules.freeze)
+    else:  # purged: the times are those of the purge
+        frozen_since = current.frozen_since
     period = _period(times, current.purged_at, license.spec.purge_hold is not None, now)
     due = tuple(reminders(license.spec, rules))
     state = _State(

@@ -62,7 +62,6 @@ class _Waiting:
 @dataclass
 class _Posted:
     name: str
-    namespace: str
     at: float
     count: int
 
@@ -203,7 +202,7 @@ class EventRecorder:
             self.failed += 1
             self._log_loss("could not post event %s: %s", event["reason"], error)
             return
-        self._posted[same] = _Posted(event["metadata"]["name"], namespace, time.monotonic(), waiting.count)
+        self._posted[same] = _Posted(event["metadata"]["name"], time.monotonic(), waiting.count)
         self._posted.move_to_end(same)
         # Kept for their series only: at most ``capacity``, none older than the series window.
         stale = time.monotonic() - SERIES_WINDOW

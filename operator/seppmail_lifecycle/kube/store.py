@@ -19,6 +19,7 @@ from typing import Any
 from seppmail_lifecycle import GROUP
 from seppmail_lifecycle.api import KINDS_BY_NAME
 from seppmail_lifecycle.api.kinds import KindInfo
+from seppmail_lifecycle.core.conditions import READY, is_true
 from seppmail_lifecycle.core.model import Obj
 from seppmail_lifecycle.kube.affinity import ThreadAffinity
 from seppmail_lifecycle.kube.convert import Body, InvalidObject, normalized_status, parse, status_body, stored_obj
@@ -157,8 +158,7 @@ def state_of(obj: Obj[Any, Any] | None) -> tuple[str, str | None]:
     status = obj.status
     state = getattr(status, "phase", None) or getattr(status, "period", None) or getattr(status, "state", None)
     if state is None:
-        ready = next((c for c in status.conditions if c.type == "Ready"), None)
-        state = "Ready" if ready is not None and ready.status == "True" else "NotReady"
+        state = "Ready" if is_true(status.conditions, READY) else "NotReady"
     subscription = getattr(status, "subscription", None)
     sub_state = getattr(subscription, "state", None) if subscription is not None else None
     return str(getattr(state, "value", state)), (str(getattr(sub_state, "value", sub_state)) if sub_state else None)

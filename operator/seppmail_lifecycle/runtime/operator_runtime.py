@@ -165,11 +165,7 @@ class OperatorRuntime:
             "queued": len(self.queue),
             "timers": self.queue.timers,
             "objects": {kind: self.store.count(kind) for kind in KINDS_BY_NAME},
-            "counters": {
-                **self.counters.snapshot(),
-                **self.events.counts(),
-                "api_throttled_total": self.client.throttled,
-            },
+            "counters": {**self.counters.snapshot(), **self.totals()},
         }
 
     # What the metrics read (runtime.metrics.Running).
