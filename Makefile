@@ -9,7 +9,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install lint typecheck test unit e2e bench bench-quick crds check-crds run cluster-up cluster-down cluster-status clean
+.PHONY: help install lint typecheck test unit e2e reliability bench bench-quick crds check-crds run cluster-up cluster-down cluster-status clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ unit: $(STAMP) ## the unit tests only (no server)
 
 e2e: $(STAMP) ## the e2e tests only (real kube-apiserver, etcd, controller-manager)
 	$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
+
+reliability: $(STAMP) ## the reliability suite at full size (crashes, faults, hostile input, bounded bookkeeping); prints its figures
+	RELIABILITY_SIZE=full $(BIN)/pytest tests/reliability $(PYTEST_ARGS)
 
 bench: $(STAMP) ## the benchmark at the targets' sizes (long): figures as median [min-max] of 3 runs, JSON in bench-results.json
 	$(PY) -m bench

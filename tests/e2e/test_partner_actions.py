@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from seppmail_lifecycle.core.notifications import LEDGER_SHARDS, LedgerEntry
 from seppmail_lifecycle.core.verification import verification_token
 from seppmail_lifecycle.devcluster.controlplane import ControlPlane
+from seppmail_lifecycle.runtime.mailer import ledger_name, parse_ledger
 from tests import manifests
 from tests.e2e.conftest import StartOperator
 from tests.kube import apply, condition, get, items, merge_patch, wait_for
@@ -135,9 +137,10 @@ def test_provisioning_waits_for_the_txt_record_and_mails_exactly_once(
     time.sleep(3)
     assert len(mail_sink.with_key(action_key)) == 1
     assert len(mail_sink.with_key(done_key)) == 1
-    [ledger] = items(catalogue, "configmaps", namespace, "lifecycle.seppmail.cloud/role=mail-ledger")
-    assert ledger["metadata"]["name"] == f"mail-ledger-{name}"
-    assert sorted('"state": "sent"' in v for v in ledger["data"].values()) == [True, True]
+    shards = items(catalogue, "configmaps", namespace, "lifecycle.seppmail.cloud/role=mail-ledger")
+    assert {shard["metadata"]["name"] for shard in shards} <= {ledger_name(name, shard) for shard in LEDGER_SHARDS}
+    entries = [entry for shard in shards for entry in parse_ledger(shard).values()]
+    assert sorted(entry.state for entry in entries) == ["sent", "sent"]
 
 
 def test_partner_action_mails_go_to_the_partners_admins_and_license_notices_to_the_tenant(
@@ -266,10 +269,12 @@ def test_an_smtp_outage_never_holds_up_the_lifecycle_and_failed_mails_are_retrie
         lambda: get(catalogue, "domains.lifecycle", namespace, name)["status"].get("phase") == "provisioned",
     )
 
-    def retried() -> Body | None:
+    def retried() -> LedgerEntry | None:
         found = items(catalogue, "configmaps", namespace, "lifecycle.seppmail.cloud/role=mail-ledger")
-        value = next(iter(found[0]["data"].values())) if found else ""
-        return found[0] if '"state": "failed"' in value and '"attempts": 2' in value else None
+        entries = [entry for shard in found for entry in parse_ledger(shard).values()]
+        return next((e for e in entries if e.state == "failed" and e.attempts >= 2), None)
 
-    ledger = wait_for("the failed mail retried", retried, timeout=10)
-    assert "retry_at" in next(iter(ledger["data"].values()))
+    entry = wait_for("the failed mail retried", retried, timeout=10)
+    assert entry.retry_at is not None
+    assert entry.retry_at > entry.at
+    assert entry.error

@@ -4,12 +4,18 @@ out at most once.
 Notifications are derived from state (level-based), not from transitions: after a restart the
 same mails are derived again, and the ledger, written before a mail is sent, says which already
 went (or may have gone) out. Pure: the shell reads and writes the ledger and talks SMTP.
+
+The ledger is bounded: every idempotency key names the object the mail is about (``Kind/uid/...``),
+and its slot keeps that uid, so once the object is gone (nothing derives its mails again, and a
+re-created object has a new uid) its entries can go (``prunable``). Slots spread over
+``LEDGER_SHARDS`` shards by their hash, so no one ledger object grows with a tenant's every mail.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -46,7 +52,8 @@ class Notification:
 
 @dataclass(frozen=True)
 class LedgerEntry:
-    key: str
+    slot: str
+    """``ledger_slot`` of the idempotency key."""
     state: LedgerState
     at: datetime
     attempts: int = 1
@@ -54,9 +61,35 @@ class LedgerEntry:
     retry_at: datetime | None = None
 
 
+LEDGER_SHARDS = "0123456789abcdef"
+"""A slot's shard is the first digit of its hash."""
+_UID = re.compile(r"[0-9A-Za-z][-0-9A-Za-z]{0,62}")
+
+
 def ledger_slot(key: str) -> str:
-    """A ConfigMap data key for an idempotency key (those allow only [-._a-zA-Z0-9])."""
-    return hashlib.sha256(key.encode()).hexdigest()[:40]
+    """A ConfigMap data key (those allow only [-._a-zA-Z0-9]) for an idempotency key: the uid of
+    the object the mail is about (keys read ``Kind/uid/...``; empty when one does not), a dot,
+    and 64 bits of a hash of the whole key (distinct among one object's mails)."""
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    parts = key.split("/")
+    uid = parts[1] if len(parts) > 2 and _UID.fullmatch(parts[1]) else ""
+    return f"{uid}.{digest}"
+
+
+def ledger_shard(slot: str) -> str:
+    return slot.rpartition(".")[2][0]
+
+
+def slot_owner(slot: str) -> str | None:
+    """The uid of the object the slot's mail is about, if its key named one."""
+    return slot.rpartition(".")[0] or None
+
+
+def prunable(ledger: Mapping[str, LedgerEntry], exists: Callable[[str], bool]) -> list[str]:
+    """The slots of mails about objects that no longer exist (``exists``: is there an object
+    with this uid). Dropping them keeps exactly-once: a mail is derived only from an object that
+    exists, and an object re-created under the same name has a new uid, so new keys."""
+    return sorted(slot for slot in ledger if (owner := slot_owner(slot)) is not None and not exists(owner))
 
 
 def actions_key(domain: Domain) -> str:
@@ -195,19 +228,21 @@ def to_send(
     operator stopped is never sent again: at most once beats twice."""
     due = []
     for notification in notifications:
-        entry = ledger.get(notification.key)
+        entry = ledger.get(ledger_slot(notification.key))
         if entry is None or (entry.state == "failed" and entry.retry_at is not None and entry.retry_at <= now):
             due.append(notification)
     return due
 
 
 def failed(
-    entry: LedgerEntry | None, key: str, error: str, now: datetime, initial: timedelta, maximum: timedelta
+    entry: LedgerEntry | None, slot: str, error: str, now: datetime, initial: timedelta, maximum: timedelta
 ) -> LedgerEntry:
     attempts = (entry.attempts if entry else 0) + 1
-    return LedgerEntry(key, "failed", now, attempts, error[:500], now + backoff(attempts, initial, maximum))
+    return LedgerEntry(slot, "failed", now, attempts, error[:500], now + backoff(attempts, initial, maximum))
 
 
 def next_retry(ledger: Mapping[str, LedgerEntry], keys: Sequence[str]) -> datetime | None:
-    retries = [e.retry_at for k, e in ledger.items() if k in keys and e.state == "failed" and e.retry_at]
+    """The earliest retry of a failed mail among those of ``keys`` (idempotency keys)."""
+    entries = (ledger.get(ledger_slot(key)) for key in keys)
+    retries = [e.retry_at for e in entries if e is not None and e.state == "failed" and e.retry_at]
     return min(retries) if retries else None

@@ -265,10 +265,12 @@ class KubeClient:
         except AlreadyExists:
             return await self.patch_configmap(namespace, body["metadata"]["name"], body)
 
-    async def delete_configmap(self, namespace: str, name: str) -> None:
+    async def delete_configmap(self, namespace: str, name: str, resource_version: str | None = None) -> None:
+        """Delete the ConfigMap (with ``resource_version``: only if unchanged since, else Conflict)."""
+        options = client.V1DeleteOptions(preconditions=client.V1Preconditions(resource_version=resource_version))
         try:
             with api_errors():
-                await self.core.delete_namespaced_config_map(name, namespace)
+                await self.core.delete_namespaced_config_map(name, namespace, body=options)
         except NotFound:
             pass
 

@@ -223,6 +223,7 @@ class Store:
         self._entries: dict[str, dict[Key, Entry]] = defaultdict(dict)
         self._states: dict[str, dict[Key, tuple[str, str | None]]] = defaultdict(dict)
         self._index: dict[str, dict[Any, set[Key]]] = {name: defaultdict(set) for name in INDEXES}
+        self._uids: set[str] = set()
         self._affinity = ThreadAffinity("Store")  # written only from the event loop's thread
         self._recent = recent if recent is not None else Recent()
 
@@ -256,6 +257,8 @@ class Store:
                 else:  # a status this version cannot read stays as it is, for the writer to replace
                     entry = Entry(body, obj, None)
         self._entries[kind][key] = entry
+        if uid := body["metadata"].get("uid"):
+            self._uids.add(uid)
         if kind not in (ROUTING, NAMESPACE):
             self._states[kind][key] = state_of(entry.obj)
         for name, (indexed_kind, value_of) in INDEXES.items():
@@ -275,11 +278,16 @@ class Store:
         if previous is None:
             return
         self._recent.forget(previous)
+        self._uids.discard(previous.raw["metadata"].get("uid", ""))
         for name, (indexed_kind, value_of) in INDEXES.items():
             if indexed_kind == kind:
                 bucket = self._index[name].get(value_of(previous.raw))
                 if bucket is not None:
                     bucket.discard(key)
+
+    def holds_uid(self, uid: str) -> bool:
+        """Is an object with this uid here (of any kind kept)?"""
+        return uid in self._uids
 
     def get(self, kind: str, namespace: str, name: str) -> Entry | None:
         return self._entries[kind].get((namespace, name))

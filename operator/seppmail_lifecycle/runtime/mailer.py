@@ -1,15 +1,22 @@
 """Sending notification mails exactly as the ledger allows: each idempotency key is recorded as
-"sending" in the tenant's ledger (a ConfigMap) before the SMTP server sees the mail, then as
-"sent" or "failed". A failure is retried with backoff; a mail whose outcome is unknown (the
-operator stopped mid-send) is never sent again."""
+"sending" in the tenant's ledger before the SMTP server sees the mail, then as "sent" or
+"failed". A failure is retried with backoff; a mail whose outcome is unknown (the operator
+stopped mid-send) is never sent again.
+
+A tenant's ledger is 16 ConfigMaps (shards by the slot's hash, ``core.notifications``), each
+written by a conditional merge patch of the entries that change; the entries of mails about
+objects gone by now are dropped with the next write of their shard. So a write ships one shard,
+not every mail the tenant ever had, and the ledger holds the mails of living objects only."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import asdict
-from datetime import datetime
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from seppmail_lifecycle import GROUP
@@ -22,8 +29,10 @@ from seppmail_lifecycle.core.notifications import (
     LedgerEntry,
     Notification,
     failed,
+    ledger_shard,
     ledger_slot,
     next_retry,
+    prunable,
     to_send,
 )
 from seppmail_lifecycle.kube.client import KubeClient
@@ -34,7 +43,13 @@ logger = logging.getLogger(__name__)
 Body = dict[str, Any]
 
 
-def ledger_name(tenant: str) -> str:
+def ledger_name(tenant: str, shard: str) -> str:
+    """One of the tenant's ledger shards (``mail-ledger.<shard>.<tenant>``: no tenant's name can
+    make another's, nor the one ledger of earlier versions, ``mail-ledger-<tenant>``)."""
+    return derived_name(f"mail-ledger.{shard}.", tenant)
+
+
+def legacy_ledger_name(tenant: str) -> str:
     return derived_name("mail-ledger-", tenant)
 
 
@@ -110,29 +125,59 @@ def render(notification: Notification) -> Mail:
     return Mail(key=notification.key, to=notification.to, subject=subject, text=body_text, html=body_html)
 
 
-def _entry_json(entry: LedgerEntry) -> str:
-    raw = asdict(entry)
-    for field in ("at", "retry_at"):
-        if raw[field] is not None:
-            raw[field] = raw[field].isoformat()
-    return json.dumps(raw, sort_keys=True)
+def _entry_value(entry: LedgerEntry) -> str:
+    """An entry as a ledger value, compact (a sent mail: 21 bytes): ``[state, at, attempts]``, and
+    for a failed one also its error and retry time (seconds since the epoch; the retry time to the
+    millisecond, rounded up: never early)."""
+    raw: list[object] = [entry.state, int(entry.at.timestamp()), entry.attempts]
+    if entry.state == "failed":
+        retry = math.ceil(entry.retry_at.timestamp() * 1000) / 1000 if entry.retry_at else None
+        raw += [entry.error, retry]
+    return json.dumps(raw, separators=(",", ":"))
+
+
+def _epoch(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
 
 
 def parse_ledger(body: Body | None) -> dict[str, LedgerEntry]:
+    """A ledger's entries by slot; also reads the ledger of earlier versions (one ConfigMap per
+    tenant, JSON objects naming their keys)."""
     entries = {}
-    for value in ((body or {}).get("data") or {}).values():
+    for slot, value in ((body or {}).get("data") or {}).items():
         raw = json.loads(value)
-        at = parse_time(raw["at"])
-        assert at is not None
-        entries[raw["key"]] = LedgerEntry(
-            key=raw["key"],
-            state=raw["state"],
-            at=at,
-            attempts=raw.get("attempts", 1),
-            error=raw.get("error"),
-            retry_at=parse_time(raw.get("retry_at")),
-        )
+        if isinstance(raw, list):
+            state, at, attempts, *failure = raw
+            error, retry_at = failure if failure else (None, None)
+            entry = LedgerEntry(slot, state, datetime.fromtimestamp(at, UTC), attempts, error, _epoch(retry_at))
+        else:
+            at_time = parse_time(raw["at"])
+            assert at_time is not None
+            slot = ledger_slot(raw["key"])
+            entry = LedgerEntry(
+                slot,
+                raw["state"],
+                at_time,
+                raw.get("attempts", 1),
+                raw.get("error"),
+                parse_time(raw.get("retry_at")),
+            )
+        entries[slot] = entry
     return entries
+
+
+@dataclass
+class _Shard:
+    """A ledger shard as last read or written: its body (None: it does not exist) and entries."""
+
+    body: Body | None
+    entries: dict[str, LedgerEntry]
+
+
+CACHED_SHARDS = 4096
+"""Ledger shards kept as last read or written. Safe to keep: every write is conditional on the
+version kept, so one changed by another replica fails the write (and drops the copy) instead of
+deciding on it."""
 
 
 class Mailer:
@@ -143,69 +188,124 @@ class Mailer:
         policy: MailPolicy,
         clock: Callable[[], datetime],
         counters: Counters,
+        exists: Callable[[str], bool] = lambda uid: True,
     ) -> None:
+        """``exists``: is there an object with this uid (the store, primed before the first mail);
+        the ledger entries of mails about objects that no longer exist are pruned."""
         self.client = client
         self.smtp = smtp
         self.policy = policy
         self.clock = clock
         self.counters = counters
+        self.exists = exists
+        self._shards: OrderedDict[tuple[str, str], _Shard] = OrderedDict()
+        self._migrated: set[tuple[str, str]] = set()
 
     async def deliver(self, namespace: str, tenant: str, notifications: Sequence[Notification]) -> datetime | None:
         """Send what is due; return when to try again (a failed mail's retry), if ever."""
         if self.smtp is None or not notifications:
             return None
-        body = await self.client.get_configmap(namespace, ledger_name(tenant))
-        ledger = parse_ledger(body)
+        await self._migrate(namespace, tenant)
+        ledger: dict[str, LedgerEntry] = {}
+        for shard in sorted({ledger_shard(ledger_slot(n.key)) for n in notifications}):
+            ledger.update((await self._shard(namespace, tenant, shard)).entries)
         for notification in to_send(notifications, ledger, self.clock()):
-            previous = ledger.get(notification.key)
-            sending = LedgerEntry(
-                notification.key, "sending", self.clock(), attempts=(previous.attempts if previous else 0) + 1
-            )
+            slot = ledger_slot(notification.key)
+            previous = ledger.get(slot)
+            sending = LedgerEntry(slot, "sending", self.clock(), attempts=(previous.attempts if previous else 0) + 1)
             # Recorded before the SMTP server sees the mail: a crash from here on never resends it.
-            body = await self._record(namespace, tenant, body, sending)
+            await self._record(namespace, tenant, {slot: sending})
             try:
                 await send(self.smtp, render(notification))
             except PartialDelivery as error:  # some got it: a retry would mail them twice
                 self.counters.inc("mails_sent_total", template=notification.template)
                 logger.warning("mail %s only partly delivered: %s", notification.key, error)
-                entry = LedgerEntry(notification.key, "sent", self.clock(), sending.attempts, str(error)[:500])
+                entry = LedgerEntry(slot, "sent", self.clock(), sending.attempts, str(error)[:500])
             except MailError as error:
                 self.counters.inc("mails_failed_total", template=notification.template)
                 logger.warning("mail %s to %s failed: %s", notification.key, ", ".join(notification.to), error)
                 entry = failed(
-                    previous,
-                    notification.key,
-                    str(error),
-                    self.clock(),
-                    self.policy.retry_initial,
-                    self.policy.retry_max,
+                    previous, slot, str(error), self.clock(), self.policy.retry_initial, self.policy.retry_max
                 )
             else:
                 self.counters.inc("mails_sent_total", template=notification.template)
-                entry = LedgerEntry(notification.key, "sent", self.clock(), attempts=sending.attempts)
-            body = await self._record(namespace, tenant, body, entry)
-            ledger[notification.key] = entry
+                entry = LedgerEntry(slot, "sent", self.clock(), attempts=sending.attempts)
+            await self._record(namespace, tenant, {slot: entry})
+            ledger[slot] = entry
         return next_retry(ledger, [n.key for n in notifications])
 
-    async def _record(self, namespace: str, tenant: str, body: Body | None, entry: LedgerEntry) -> Body:
-        slot = {ledger_slot(entry.key): _entry_json(entry)}
-        if body is None:
-            return await self.client.create_configmap(
-                namespace,
-                {
-                    "apiVersion": "v1",
-                    "kind": "ConfigMap",
-                    "metadata": {
-                        "name": ledger_name(tenant),
-                        "labels": {
-                            MANAGED_BY: MANAGER,
-                            f"{GROUP}/role": "mail-ledger",
-                            TENANT_LABEL: label_value(tenant),
+    async def _shard(self, namespace: str, tenant: str, shard: str) -> _Shard:
+        name = ledger_name(tenant, shard)
+        kept = self._shards.get((namespace, name))
+        if kept is None:
+            body = await self.client.get_configmap(namespace, name)
+            kept = self._keep(namespace, name, body)
+        else:
+            self._shards.move_to_end((namespace, name))
+        return kept
+
+    def _keep(self, namespace: str, name: str, body: Body | None) -> _Shard:
+        kept = self._shards[(namespace, name)] = _Shard(body, parse_ledger(body))
+        self._shards.move_to_end((namespace, name))
+        while len(self._shards) > CACHED_SHARDS:
+            self._shards.popitem(last=False)
+        return kept
+
+    async def _record(self, namespace: str, tenant: str, entries: Mapping[str, LedgerEntry]) -> None:
+        """Write entries of one shard, and drop the shard's entries about objects gone by now."""
+        shard = ledger_shard(next(iter(entries)))
+        name = ledger_name(tenant, shard)
+        kept = await self._shard(namespace, tenant, shard)
+        data: dict[str, str | None] = {slot: _entry_value(entry) for slot, entry in entries.items()}
+        try:
+            if kept.body is None:
+                body = await self.client.create_configmap(
+                    namespace,
+                    {
+                        "apiVersion": "v1",
+                        "kind": "ConfigMap",
+                        "metadata": {
+                            "name": name,
+                            "labels": {
+                                MANAGED_BY: MANAGER,
+                                f"{GROUP}/role": "mail-ledger",
+                                TENANT_LABEL: label_value(tenant),
+                            },
                         },
+                        "data": data,
                     },
-                    "data": slot,
-                },
+                )
+            else:
+                gone = [slot for slot in prunable(kept.entries, self.exists) if slot not in entries]
+                data.update(dict.fromkeys(gone))
+                # Conditional on the version read: a concurrent writer makes this fail, never lose an entry.
+                version = kept.body["metadata"]["resourceVersion"]
+                patch = {"metadata": {"resourceVersion": version}, "data": data}
+                body = await self.client.patch_configmap(namespace, name, patch)
+        except BaseException:
+            self._shards.pop((namespace, name), None)  # its version is unknown now: read it again
+            raise
+        if gone := [slot for slot in kept.entries if slot not in (body.get("data") or {})]:
+            self.counters.inc("mail_ledger_pruned_total", len(gone))
+        self._keep(namespace, name, body)
+
+    async def _migrate(self, namespace: str, tenant: str) -> None:
+        """Move the ledger of earlier versions (one ConfigMap per tenant) into the shards, once:
+        its entries are written where they are missing, then it is deleted (only as read)."""
+        if (namespace, tenant) in self._migrated:
+            return
+        legacy = await self.client.get_configmap(namespace, legacy_ledger_name(tenant))
+        if legacy is not None:
+            by_shard: dict[str, dict[str, LedgerEntry]] = {}
+            for slot, entry in parse_ledger(legacy).items():
+                by_shard.setdefault(ledger_shard(slot), {})[slot] = entry
+            for shard, entries in sorted(by_shard.items()):
+                kept = await self._shard(namespace, tenant, shard)
+                missing = {slot: entry for slot, entry in entries.items() if slot not in kept.entries}
+                if missing:
+                    await self._record(namespace, tenant, missing)
+            await self.client.delete_configmap(
+                namespace, legacy_ledger_name(tenant), legacy["metadata"]["resourceVersion"]
             )
-        # Conditional on the version read: a concurrent writer makes this fail, never lose an entry.
-        patch = {"metadata": {"resourceVersion": body["metadata"]["resourceVersion"]}, "data": slot}
-        return await self.client.patch_configmap(namespace, ledger_name(tenant), patch)
+            logger.info("mail ledger of tenant %s/%s moved into its shards", namespace, tenant)
+        self._migrated.add((namespace, tenant))

@@ -63,6 +63,9 @@ METRICS: dict[str, Spec] = {
     "mails_failed_total": Spec(
         "counter", "Notification mail deliveries that failed (retried later), by template.", ("template",)
     ),
+    "mail_ledger_pruned_total": Spec(
+        "counter", "Mail ledger entries dropped because the object the mail was about no longer exists."
+    ),
     "dns_checks_total": Spec(
         "counter", "DNS lookups of the records partners must set, by result (answered, error).", ("result",)
     ),

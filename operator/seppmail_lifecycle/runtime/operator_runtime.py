@@ -114,7 +114,7 @@ class OperatorRuntime:
         events = EventRecorder(client, clock, instance=os.environ.get("POD_NAME") or socket.gethostname())
         counters = counters if counters is not None else Counters()
         resolver = DnsResolver(policy.dns.nameservers, policy.dns.timeout.total_seconds())
-        mailer = Mailer(client, smtp, policy.mail, clock, counters)
+        mailer = Mailer(client, smtp, policy.mail, clock, counters, exists=store.holds_uid)
         queue: WorkQueue[Key] = WorkQueue(
             clock, late=lambda late: counters.observe("deadline_lateness_seconds", late.total_seconds())
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -10,12 +11,16 @@ from seppmail_lifecycle.api.domain import DomainStatus, PendingAction
 from seppmail_lifecycle.api.states import OrderPhase as P
 from seppmail_lifecycle.api.tenant import TenantNotifications
 from seppmail_lifecycle.core.notifications import (
+    LEDGER_SHARDS,
     LedgerEntry,
     Notification,
     domain_notifications,
     failed,
+    ledger_shard,
     ledger_slot,
     next_retry,
+    prunable,
+    slot_owner,
     to_send,
 )
 from seppmail_lifecycle.core.partners import tenant_recipients
@@ -88,11 +93,39 @@ def test_recipients_are_the_contact_and_the_workflow_mails_addresses_once_each()
     assert tenant_recipients(t) == ("admin@acme.example", "desk@acme.example")
 
 
-def test_ledger_slots_are_valid_configmap_keys_and_distinct() -> None:
-    a, b = ledger_slot("Domain/x/provisioned"), ledger_slot("Domain/y/provisioned")
-    assert a != b
-    assert a.isalnum()
-    assert len(a) == 40
+UID = "0c5a8e2e-59f1-4c1e-9d7a-3f0b3a1c2d4e"
+
+
+@pytest.mark.parametrize(
+    ("key", "owner"),
+    [
+        (f"Domain/{UID}/provisioned", UID),
+        (f"License/{UID}/reminder/2027-01-01T00:00:00+00:00-30", UID),
+        ("sim-00000042/x", None),  # no object part: never pruned
+        ("Domain/not a uid!/provisioned", None),
+        ("k", None),
+    ],
+)
+def test_ledger_slots_are_valid_configmap_keys_naming_their_object(key: str, owner: str | None) -> None:
+    slot = ledger_slot(key)
+    assert re.fullmatch(r"[-._a-zA-Z0-9]{1,253}", slot)
+    assert slot_owner(slot) == owner
+    assert ledger_shard(slot) in LEDGER_SHARDS
+    assert ledger_slot(key) == slot
+    assert ledger_slot(key + "x") != slot
+
+
+def test_the_shards_share_out_one_objects_mails() -> None:
+    shards = {ledger_shard(ledger_slot(f"License/{UID}/reminder/{day}")) for day in range(200)}
+    assert shards == set(LEDGER_SHARDS)
+
+
+def test_only_mails_about_objects_gone_are_prunable() -> None:
+    living, gone = UID, UID.replace("0c5a", "ffff")
+    slots = [ledger_slot(f"Domain/{living}/provisioned"), ledger_slot(f"Domain/{gone}/provisioned"), ledger_slot("k")]
+    ledger = {slot: LedgerEntry(slot, "sent", T0) for slot in slots}
+    assert prunable(ledger, lambda uid: uid == living) == [slots[1]]
+    assert prunable(ledger, lambda uid: True) == []
 
 
 MAIL = Notification("k", "domain-provisioned", ("a@b.example",))
@@ -110,7 +143,7 @@ MAIL = Notification("k", "domain-provisioned", ("a@b.example",))
     ids=["never-sent", "outcome-unknown-never-resent", "sent", "failed-retry-later", "failed-retry-due"],
 )
 def test_what_the_ledger_lets_out(entry: LedgerEntry | None, due: bool) -> None:
-    ledger = {} if entry is None else {"k": entry}
+    ledger = {} if entry is None else {ledger_slot("k"): entry}
     assert (to_send([MAIL], ledger, T0) == [MAIL]) is due
 
 
@@ -119,5 +152,7 @@ def test_a_failure_backs_off_and_the_earliest_retry_is_next() -> None:
     second = failed(first, "k", "refused", T0, timedelta(minutes=1), timedelta(hours=1))
     assert (first.attempts, first.retry_at) == (1, T0 + timedelta(minutes=1))
     assert (second.attempts, second.retry_at) == (2, T0 + timedelta(minutes=2))
-    ledger = {"k": second, "other": LedgerEntry("other", "failed", T0, retry_at=T0)}
+    other = ledger_slot("other")
+    ledger = {ledger_slot("k"): second, other: LedgerEntry(other, "failed", T0, retry_at=T0)}
     assert next_retry(ledger, ["k"]) == T0 + timedelta(minutes=2)
+    assert next_retry(ledger, ["k", "other"]) == T0

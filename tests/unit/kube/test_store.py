@@ -44,6 +44,9 @@ def assert_indexes_consistent(store: Store) -> None:
         assert actual == dict(expected), f"index {name}"
         for value, bucket in expected.items():
             assert keys(store.lookup(name, value)) == sorted(bucket), f"lookup {name} {value!r}"
+    held = {entry.raw["metadata"]["uid"] for kind in list(store._entries) for entry in store.all(kind)}
+    assert store._uids == held, "uids"
+    assert all(store.holds_uid(uid) for uid in held)
 
 
 # ------------------------------------------------------------------------------------------ indexes
