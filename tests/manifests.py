@@ -236,6 +236,49 @@ INVALID: list[InvalidCase] = [
         pydantic_sees_it=False,
     ),
     InvalidCase("deployrequest-bad-domain-name", "DeployRequest", {"spec.domains": ["Acme_CH"]}, "spec.domains[0]"),
+    # Look-alikes and spellings of a domain name that are not the name: a Cyrillic a (U+0430), a full-width
+    # dot, a trailing dot (the root), a label over 63 characters; IDNs are taken in punycode only.
+    InvalidCase("domain-cyrillic-homoglyph", "Domain", {"spec.domainName": "\u0430cme.ch"}, "spec.domainName"),
+    InvalidCase("domain-fullwidth-dot", "Domain", {"spec.domainName": "acme\u3002ch"}, "spec.domainName"),
+    InvalidCase("domain-trailing-dot", "Domain", {"spec.domainName": "acme.ch."}, "spec.domainName"),
+    InvalidCase("domain-label-too-long", "Domain", {"spec.domainName": "a" * 64 + ".ch"}, "spec.domainName"),
+    InvalidCase("domain-unicode-not-punycode", "Domain", {"spec.domainName": "b\u00fccher.ch"}, "spec.domainName"),
+    # A reference cannot reach into another namespace (there is no such field to set).
+    InvalidCase(
+        "domain-tenant-in-other-namespace",
+        "Domain",
+        {"spec.tenantRef": {"name": "t1", "namespace": "other-partner"}},
+        "spec.tenantRef.namespace",
+    ),
+    InvalidCase(
+        "payment-invoice-in-other-namespace",
+        "Payment",
+        {"spec.invoiceRef": {"name": "c1-20270101-r1", "namespace": "other-partner"}},
+        "spec.invoiceRef.namespace",
+    ),
+    InvalidCase("service-users-over-limit", "Service", {"spec.users": 10_000_001}, "spec.users"),
+    InvalidCase("service-users-float", "Service", {"spec.users": 2.5}, "spec.users"),
+    InvalidCase("tenant-huge-display-name", "Tenant", {"spec.displayName": "x" * 100_000}, "spec.displayName"),
+    # Invoices are the operator's; even so the API server refuses a period that ends before it starts.
+    InvalidCase("invoice-reversed-period", "Invoice", {"spec.period.end": "2026-12-01"}, "spec.period"),
+    InvalidCase(
+        "invoice-line-reversed-days",
+        "Invoice",
+        {
+            "spec.lines": [
+                {
+                    "service": "s1",
+                    "product": "base",
+                    "firstDay": "2027-01-31",
+                    "lastDay": "2027-01-01",
+                    "quantity": 1,
+                    "unitPrice": "10.00",
+                    "amount": "10.00",
+                }
+            ]
+        },
+        "spec.lines[0]",
+    ),
 ]
 
 
@@ -273,4 +316,14 @@ FORBIDDEN_UPDATES: list[ForbiddenUpdate] = [
     ),
     ForbiddenUpdate("license-move-tenant", "License", {"spec.tenantRef.name": "t2"}, "spec.tenantRef is immutable"),
     ForbiddenUpdate("deployrequest-change", "DeployRequest", {"spec.domains": ["d2"]}, "cannot be changed"),
+    # An issued invoice is a record: a changed one is a new revision (the operator voids the old).
+    ForbiddenUpdate(
+        "invoice-rewrite-total", "Invoice", {"spec.total.amount": "1.00"}, "an issued Invoice cannot be changed"
+    ),
+    ForbiddenUpdate(
+        "invoice-rewrite-period", "Invoice", {"spec.period.end": "2027-02-28"}, "an issued Invoice cannot be changed"
+    ),
+    ForbiddenUpdate(
+        "payment-rewrite-amount", "Payment", {"spec.amount.amount": "99.00"}, "a Payment cannot be changed"
+    ),
 ]

@@ -10,6 +10,7 @@ SERVFAIL). ``MailSink`` keeps every message it receives, parsed, with its envelo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import ipaddress
 import ssl
@@ -119,6 +120,7 @@ class MailSink:
         self._condition = threading.Condition()
         self._messages: list[ReceivedMail] = []
         self._controller: PortController | None = None
+        self._port = 0  # once started, restarts bind the same port (the operator keeps its address)
         self.refuse_domains: set[str] = set()
 
     def start(self) -> MailSink:
@@ -134,11 +136,21 @@ class MailSink:
                 auth_require_tls=self._tls_context is not None,
             )
         controller = PortController(
-            _SinkHandler(self), hostname=LOOPBACK, port=0, server_hostname="mail-sink.test", **kwargs
+            _SinkHandler(self), hostname=LOOPBACK, port=self._port, server_hostname="mail-sink.test", **kwargs
         )
         controller.start()
         self._controller = controller
+        self._port = int(controller.port)
         return self
+
+    @contextlib.contextmanager
+    def outage(self) -> Iterator[None]:
+        """The server down (connections refused) for the ``with`` block, then up again on its port."""
+        self.stop()
+        try:
+            yield
+        finally:
+            self.start()
 
     def stop(self) -> None:
         if self._controller is None:

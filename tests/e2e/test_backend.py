@@ -71,7 +71,7 @@ async def test_apply_and_remove_are_idempotent(crds: ControlPlane, namespace: st
         assert get(crds, "configmaps", namespace, "routing-idem") is None
 
 
-async def test_purge_deletes_every_object_of_the_tenant_and_nothing_else(
+async def test_purge_deletes_every_backend_object_of_the_tenant_and_nothing_else(
     crds: ControlPlane, namespace: str, backend: ConfigMapBackend
 ) -> None:
     mine = [_domain(crds, namespace, name, "doomed") for name in ("doomed-a", "doomed-b")]
@@ -83,9 +83,10 @@ async def test_purge_deletes_every_object_of_the_tenant_and_nothing_else(
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
-            "name": "mail-ledger-doomed",
+            "name": "mail-ledger.0.doomed",
             "labels": {
                 "app.kubernetes.io/managed-by": "seppmail-lifecycle",
+                "lifecycle.seppmail.cloud/role": "mail-ledger",
                 "lifecycle.seppmail.cloud/tenant": "doomed",
             },
         },
@@ -93,12 +94,14 @@ async def test_purge_deletes_every_object_of_the_tenant_and_nothing_else(
     }
     apply(crds, namespace, ledger)
 
-    assert await backend.purge_tenant(namespace, "doomed") == 3
+    assert await backend.purge_tenant(namespace, "doomed") == 2
     left = [
         cm["metadata"]["name"]
         for cm in items(crds, "configmaps", namespace, "app.kubernetes.io/managed-by=seppmail-lifecycle")
     ]
-    assert left == ["routing-kept"]
+    # The mail ledger stays: the tenant's objects live on after the purge and derive their mails
+    # again; it goes with the Tenant object (its owner).
+    assert left == ["mail-ledger.0.doomed", "routing-kept"]
     assert await backend.purge_tenant(namespace, "doomed") == 0
 
 

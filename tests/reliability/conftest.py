@@ -9,6 +9,7 @@ wrong: duplicates, early actions, losses; each must be 0).
 from __future__ import annotations
 
 import os
+import random
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -25,12 +26,19 @@ class Sizes:
 
     mails: int
     """Mails of one tenant through the ledger."""
+    crash_tenants: int
+    """Tenants in each of the two namespaces of the crash scenario (each: 3 services)."""
+    kills: int
+    """Leaders SIGKILLed during the crash scenario."""
+    seed: int
+    """Of the random moments (``RELIABILITY_SEED`` repeats a run)."""
 
     @classmethod
     def chosen(cls) -> Sizes:
+        seed = int(os.environ.get("RELIABILITY_SEED") or random.SystemRandom().randrange(10_000))
         if os.environ.get("RELIABILITY_SIZE") == "full":
-            return cls(mails=10_000)
-        return cls(mails=1_000)
+            return cls(mails=10_000, crash_tenants=70, kills=20, seed=seed)
+        return cls(mails=1_000, crash_tenants=8, kills=10, seed=seed)
 
 
 class Report:
@@ -46,9 +54,12 @@ class Report:
 _REPORT = Report()
 
 
+_SIZES = Sizes.chosen()
+
+
 @pytest.fixture(scope="session")
 def sizes() -> Sizes:
-    return Sizes.chosen()
+    return _SIZES
 
 
 @pytest.fixture(scope="session")
@@ -61,6 +72,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     terminalreporter.section("reliability")
     size = os.environ.get("RELIABILITY_SIZE", "small")
-    terminalreporter.write_line(f"sizes: {size} ({Sizes.chosen()})")
+    terminalreporter.write_line(f"sizes: {size} ({_SIZES}); RELIABILITY_SEED={_SIZES.seed} repeats the run")
     for name, value in sorted(_REPORT.figures.items()):
         terminalreporter.write_line(f"  {name:<48} {value:>10,}")

@@ -18,11 +18,21 @@ from seppmail_lifecycle.devcluster.controlplane import ControlPlane
 from seppmail_lifecycle.kube.client import KubeClient
 from seppmail_lifecycle.runtime.mailer import Mailer, ledger_name, legacy_ledger_name, parse_ledger
 from seppmail_lifecycle.runtime.metrics import Counters
-from tests.kube import apply, items
+from tests import manifests
+from tests.kube import apply, get, items, wait_for
 from tests.reliability.conftest import Report, Sizes
 from tests.servers import MailSink
 
 TENANT = "busy"
+
+
+def _tenant(plane: ControlPlane, namespace: str) -> str:
+    """The Tenant object (the ledger's owner: without it the garbage collector takes the ledger)."""
+    apply(plane, namespace, manifests.tenant(TENANT))
+    uid: str = get(plane, "tenants.lifecycle", namespace, TENANT)["metadata"]["uid"]
+    return uid
+
+
 LEDGERS = "lifecycle.seppmail.cloud/role=mail-ledger"
 OBJECT_LIMIT = 1024 * 1024
 """etcd's default request limit, 1.5 MiB, less what an object carries besides its data."""
@@ -67,18 +77,19 @@ async def test_ten_thousand_mails_of_one_tenant_go_out_once_each_in_a_bounded_le
     crds: ControlPlane, namespace: str, client: KubeClient, mail_sink: MailSink, sizes: Sizes, report: Report
 ) -> None:
     mail_sink.clear()
+    tenant_uid = _tenant(crds, namespace)
     objects = [str(uuid.uuid4()) for _ in range(sizes.mails // 10)]
     mails = [_mail(uid, f"reminder/{n}") for uid in objects for n in range(10)]
     living = set(objects)
 
     mailer = _mailer(client, mail_sink, living)
     for start in range(0, len(mails), 500):  # as reconciles would: some at a time, each sends what is new
-        await mailer.deliver(namespace, TENANT, mails[: start + 500])
+        await mailer.deliver(namespace, TENANT, tenant_uid, mails[: start + 500])
     await mail_sink.wait_for_async(len(mails), timeout=60)
 
     # Again, by this mailer and by a new one (a new leader, nothing cached): nothing is sent twice.
-    await mailer.deliver(namespace, TENANT, mails)
-    await _mailer(client, mail_sink, living).deliver(namespace, TENANT, mails)
+    await mailer.deliver(namespace, TENANT, tenant_uid, mails)
+    await _mailer(client, mail_sink, living).deliver(namespace, TENANT, tenant_uid, mails)
     sent = Counter(mail.key for mail in mail_sink.messages)
     assert set(sent) == {mail.key for mail in mails}
     duplicates = sum(count - 1 for count in sent.values())
@@ -103,13 +114,17 @@ async def test_ten_thousand_mails_of_one_tenant_go_out_once_each_in_a_bounded_le
     living -= gone
     counters = Counters()
     later = _one_for_each_shard(sorted(living), "renewed")
-    await _mailer(client, mail_sink, living, counters).deliver(namespace, TENANT, later)
+    await _mailer(client, mail_sink, living, counters).deliver(namespace, TENANT, tenant_uid, later)
     await mail_sink.wait_for_async(len(mails) + len(later), timeout=30)
     left = [entry for shard in _ledger(crds, namespace) for entry in parse_ledger(shard).values()]
     owners = Counter(slot_owner(entry.slot) for entry in left)
     assert set(owners) == living
     assert len(left) == 10 * len(living) + len(later)
     assert counters.snapshot()["mail_ledger_pruned_total"] == 10 * len(gone)
+
+    # The ledger goes with its tenant (the garbage collector follows its owner reference).
+    crds.kubectl("delete", "tenants.lifecycle", TENANT, "-n", namespace)
+    wait_for("the ledger gone with the tenant", lambda: _ledger(crds, namespace) == [], timeout=30)
 
     report.add("mails sent through the ledger", len(mails) + len(later))
     report.add("mails sent twice", duplicates)
@@ -122,6 +137,7 @@ async def test_the_ledger_of_earlier_versions_moves_into_the_shards_without_a_ma
     crds: ControlPlane, namespace: str, client: KubeClient, mail_sink: MailSink, report: Report
 ) -> None:
     mail_sink.clear()
+    tenant_uid = _tenant(crds, namespace)
     uid = str(uuid.uuid4())
     sent, sending, new = _mail(uid, "sent"), _mail(uid, "sending"), _mail(uid, "new")
     old_slot = "0123456789abcdef0123456789abcdef01234567"  # the earlier slots: a 40-digit hash
@@ -146,7 +162,7 @@ async def test_the_ledger_of_earlier_versions_moves_into_the_shards_without_a_ma
             "data": {old_slot: old_entry(sent.key, "sent"), old_slot[::-1]: old_entry(sending.key, "sending")},
         },
     )
-    await _mailer(client, mail_sink, {uid}).deliver(namespace, TENANT, [sent, sending, new])
+    await _mailer(client, mail_sink, {uid}).deliver(namespace, TENANT, tenant_uid, [sent, sending, new])
     [mail] = await mail_sink.wait_for_async(1)
     assert mail.key == new.key
     ledgers = _ledger(crds, namespace)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from seppmail_lifecycle.api.common import (
     Decimal,
@@ -15,6 +15,7 @@ from seppmail_lifecycle.api.common import (
     ObjectName,
     ProductName,
     StatusBase,
+    cel,
 )
 from seppmail_lifecycle.api.kinds import AGE, READY, KindInfo, PrinterColumn
 from seppmail_lifecycle.api.states import InvoiceState
@@ -25,12 +26,30 @@ LineKind = Literal["renewal", "proration", "one-time"]
 class InvoicePeriod(LifecycleModel):
     """The period the invoice pays for, in calendar days of the business time zone."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [cel("self.end >= self.start", "period.end is before period.start")]
+        }
+    )
+
     start: date = Field(description="First day of the period.")
     end: date = Field(description="Last day of the period.")
+
+    @model_validator(mode="after")
+    def _in_order(self) -> InvoicePeriod:
+        if self.end < self.start:
+            raise ValueError("period.end is before period.start")
+        return self
 
 
 class InvoiceLine(LifecycleModel):
     """One invoiced item of a service."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [cel("self.lastDay >= self.firstDay", "lastDay is before firstDay")]
+        }
+    )
 
     service: ObjectName = Field(description="Name of the Service object.")
     product: ProductName = Field(description="The product.")
@@ -50,9 +69,27 @@ class InvoiceLine(LifecycleModel):
     )
     amount: Decimal = Field(description="Line total after discount.")
 
+    @model_validator(mode="after")
+    def _in_order(self) -> InvoiceLine:
+        if self.last_day < self.first_day:
+            raise ValueError("lastDay is before firstDay")
+        return self
+
 
 class InvoiceSpec(LifecycleModel):
     """Written by the operator when it creates the invoice; never changed after."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "self == oldSelf",
+                    "an issued Invoice cannot be changed: what a period bills anew is a new revision (the operator "
+                    "voids this one)",
+                )
+            ]
+        }
+    )
 
     contract_ref: LocalObjectRef = Field(description="The contract invoiced.")
     tenant_ref: LocalObjectRef = Field(description="The contract's tenant.")

@@ -12,7 +12,9 @@ MANAGER = "seppmail-lifecycle"
 TENANT_LABEL = f"{GROUP}/tenant"
 DOMAIN_LABEL = f"{GROUP}/domain"
 DOMAIN_OBJECT_LABEL = f"{GROUP}/domain-object"
-ROUTING_SELECTOR = f"{MANAGED_BY}={MANAGER},{GROUP}/role=routing"
+ROLE_LABEL = f"{GROUP}/role"
+"""What a ConfigMap of ours is: ``routing`` (a domain's, for the gateways) or ``mail-ledger``."""
+ROUTING_SELECTOR = f"{MANAGED_BY}={MANAGER},{ROLE_LABEL}=routing"
 
 _VALID = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 

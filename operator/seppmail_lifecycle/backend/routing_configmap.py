@@ -16,6 +16,7 @@ from seppmail_lifecycle.backend.labels import (
     DOMAIN_OBJECT_LABEL,
     MANAGED_BY,
     MANAGER,
+    ROLE_LABEL,
     TENANT_LABEL,
     label_value,
 )
@@ -39,7 +40,7 @@ def to_configmap(owner: DomainOwner, config: RoutingConfig) -> Body:
             "namespace": owner.namespace,
             "labels": {
                 MANAGED_BY: MANAGER,
-                f"{GROUP}/role": "routing",
+                ROLE_LABEL: "routing",
                 TENANT_LABEL: label_value(config.tenant),
                 DOMAIN_LABEL: label_value(config.domain_name),
                 DOMAIN_OBJECT_LABEL: label_value(config.domain_object),
@@ -108,7 +109,9 @@ class ConfigMapBackend:
         await self.client.delete_configmap(namespace, configmap_name(domain_object))
 
     async def purge_tenant(self, namespace: str, tenant: str) -> int:
-        selector = f"{MANAGED_BY}={MANAGER},{TENANT_LABEL}={label_value(tenant)}"
+        """Delete the tenant's backend objects. Not its mail ledger: the tenant's objects live on
+        (and derive their mails again), so the ledger goes with the Tenant object, which owns it."""
+        selector = f"{MANAGED_BY}={MANAGER},{TENANT_LABEL}={label_value(tenant)},{ROLE_LABEL}!=mail-ledger"
         found = await self.client.list_configmaps(selector, [namespace])
         for body in found:
             await self.client.delete_configmap(namespace, body["metadata"]["name"])

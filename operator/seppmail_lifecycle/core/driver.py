@@ -63,6 +63,8 @@ class DeliverMails:
 
     namespace: str
     tenant: str
+    tenant_uid: str
+    """The Tenant object's: it owns the ledger (which goes with the tenant, not with its purge)."""
     notifications: tuple[Notification, ...]
 
 
@@ -163,9 +165,11 @@ def tenant_notifications(
     return tuple(found)
 
 
-def deliver_mail(namespace: str, tenant: str, notifications: tuple[Notification, ...]) -> Plan[datetime | None]:
+def deliver_mail(
+    namespace: str, tenant: str, tenant_uid: str, notifications: tuple[Notification, ...]
+) -> Plan[datetime | None]:
     """Deliver what the ledger has not seen; the outcome is when to retry a failed mail."""
     if not notifications:
         return None
-    retry_at: datetime | None = yield DeliverMails(namespace, tenant, notifications)
+    retry_at: datetime | None = yield DeliverMails(namespace, tenant, tenant_uid, notifications)
     return retry_at

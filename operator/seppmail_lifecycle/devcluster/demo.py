@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from dnslib import MX, QTYPE, RCODE, RR, TXT, DNSRecord
+from dnslib import MX, QTYPE, RCODE, RR, TXT, DNSError, DNSRecord
 from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
 
 LOOPBACK = "127.0.0.1"
@@ -42,6 +42,7 @@ class _ZoneResolver(BaseResolver):  # type: ignore[misc]
         self.lock = threading.Lock()
         self.records: dict[str, dict[str, tuple[str, ...]]] = {}
         self.failing: set[str] = set()
+        self.silent = False
         self.queries: list[tuple[str, str]] = []
         self.followed: Path | None = None
         self._seen: float | None = None
@@ -68,6 +69,8 @@ class _ZoneResolver(BaseResolver):  # type: ignore[misc]
         with self.lock:
             self.reload()
             self.queries.append((name, qtype))
+            if self.silent:  # dnslib sends no reply: the client times out
+                raise DNSError(f"not answering {name} {qtype} (silenced)")
             if name in self.failing:
                 reply.header.rcode = RCODE.SERVFAIL
                 return reply
@@ -126,6 +129,11 @@ class DnsServer:
         """Answer SERVFAIL for ``name`` until ``remove(name)`` or ``clear()``."""
         with self._resolver.lock:
             self._resolver.failing.add(name_key(name))
+
+    def silence(self, silent: bool = True) -> None:
+        """Answer nothing at all (every query times out) until ``silence(False)``: an outage."""
+        with self._resolver.lock:
+            self._resolver.silent = silent
 
     def clear(self) -> None:
         """Empty the zone and the query log."""

@@ -32,7 +32,9 @@ class Resolver(Protocol):
 class MailDelivery(Protocol):
     """Sends what the ledger has not seen: the SMTP ``Mailer``, or the simulator's timeline."""
 
-    async def deliver(self, namespace: str, tenant: str, notifications: Sequence[Notification]) -> datetime | None: ...
+    async def deliver(
+        self, namespace: str, tenant: str, tenant_uid: str, notifications: Sequence[Notification]
+    ) -> datetime | None: ...
 
 
 class Effects(Protocol):
@@ -69,8 +71,8 @@ class ClusterEffects:
                     deleted,
                 )
                 return deleted
-            case DeliverMails(namespace=namespace, tenant=tenant, notifications=notifications):
-                return await self.mailer.deliver(namespace, tenant, notifications)
+            case DeliverMails(namespace=namespace, tenant=tenant, tenant_uid=tenant_uid, notifications=notifications):
+                return await self.mailer.deliver(namespace, tenant, tenant_uid, notifications)
 
     async def _route(self, effect: ApplyRouting | RemoveRouting) -> RoutingConfig | EffectFailed | None:
         try:

@@ -37,6 +37,18 @@ class KeyQueue(Protocol):
     def forget(self, key: Key) -> None: ...
 
 
+def newer(version: str, held: Body) -> bool:
+    """Whether a watched ``version`` of an object is newer than the one whose metadata the store
+    ``held``. resourceVersions are etcd revisions, which only grow (a re-created object's too);
+    where one is not a number (another storage), any other version counts as newer."""
+    held_version = held.get("resourceVersion")
+    if held_version is None:
+        return True
+    if version.isdigit() and str(held_version).isdigit():
+        return int(version) > int(held_version)
+    return version != str(held_version)
+
+
 class Engine:
     def __init__(self, ctx: Context, queue: KeyQueue, counters: Counters) -> None:
         self.ctx = ctx
@@ -50,14 +62,17 @@ class Engine:
     def observe(self, kind: str, body: Body, deleted: bool = False) -> None:
         """A watch event: record it in the store, decide every aggregate it affects. A version
         the store holds already (our own write coming back, or what the start-up LIST read)
-        changes nothing: what it affects was queued when it entered the store."""
+        changes nothing: what it affects was queued when it entered the store. Nor does an older
+        one: the writer puts what it wrote into the store at once, so the watch may still bring
+        the versions before it (two writes in a row), and deciding on one of those (an invoice
+        created from a service's state of a moment ago) would undo what was decided since."""
         if deleted:
             self.store.delete(kind, body)
         else:
             namespace, name = key_of(body)
             held = self.store.get(kind, namespace, name)
             version = body["metadata"].get("resourceVersion")
-            if held is not None and version is not None and held.raw["metadata"].get("resourceVersion") == version:
+            if held is not None and version is not None and not newer(version, held.raw["metadata"]):
                 return
             if self.store.put(kind, body) is None:
                 return  # a namespace this operator does not watch

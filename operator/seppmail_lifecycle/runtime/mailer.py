@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from seppmail_lifecycle import GROUP
 from seppmail_lifecycle.api.policy import MailPolicy
 from seppmail_lifecycle.backend import templates
-from seppmail_lifecycle.backend.labels import MANAGED_BY, MANAGER, TENANT_LABEL, label_value
+from seppmail_lifecycle.backend.labels import MANAGED_BY, MANAGER, ROLE_LABEL, TENANT_LABEL, label_value
 from seppmail_lifecycle.backend.mail import Mail, MailError, PartialDelivery, SmtpSettings, send
 from seppmail_lifecycle.core.ids import derived_name
 from seppmail_lifecycle.core.notifications import (
@@ -36,7 +35,7 @@ from seppmail_lifecycle.core.notifications import (
     to_send,
 )
 from seppmail_lifecycle.kube.client import KubeClient
-from seppmail_lifecycle.kube.convert import parse_time
+from seppmail_lifecycle.kube.convert import controller_reference, parse_time
 from seppmail_lifecycle.runtime.metrics import Counters
 
 logger = logging.getLogger(__name__)
@@ -166,6 +165,15 @@ def parse_ledger(body: Body | None) -> dict[str, LedgerEntry]:
     return entries
 
 
+@dataclass(frozen=True)
+class _Owner:
+    """The tenant whose ledger it is."""
+
+    namespace: str
+    tenant: str
+    uid: str
+
+
 @dataclass
 class _Shard:
     """A ledger shard as last read or written: its body (None: it does not exist) and entries."""
@@ -201,20 +209,26 @@ class Mailer:
         self._shards: OrderedDict[tuple[str, str], _Shard] = OrderedDict()
         self._migrated: set[tuple[str, str]] = set()
 
-    async def deliver(self, namespace: str, tenant: str, notifications: Sequence[Notification]) -> datetime | None:
-        """Send what is due; return when to try again (a failed mail's retry), if ever."""
+    async def deliver(
+        self, namespace: str, tenant: str, tenant_uid: str, notifications: Sequence[Notification]
+    ) -> datetime | None:
+        """Send what is due; return when to try again (a failed mail's retry), if ever.
+        ``tenant_uid``: the Tenant object's, the owner of its ledger."""
         if self.smtp is None or not notifications:
             return None
-        await self._migrate(namespace, tenant)
-        ledger: dict[str, LedgerEntry] = {}
-        for shard in sorted({ledger_shard(ledger_slot(n.key)) for n in notifications}):
-            ledger.update((await self._shard(namespace, tenant, shard)).entries)
+        owner = _Owner(namespace, tenant, tenant_uid)
+        await self._migrate(owner)
+        # Each write is conditional on the version of its shard this decision read.
+        shards = {ledger_shard(ledger_slot(n.key)) for n in notifications}
+        read = {shard: await self._shard(owner, shard) for shard in sorted(shards)}
+        ledger = {slot: entry for kept in read.values() for slot, entry in kept.entries.items()}
         for notification in to_send(notifications, ledger, self.clock()):
             slot = ledger_slot(notification.key)
             previous = ledger.get(slot)
             sending = LedgerEntry(slot, "sending", self.clock(), attempts=(previous.attempts if previous else 0) + 1)
             # Recorded before the SMTP server sees the mail: a crash from here on never resends it.
-            await self._record(namespace, tenant, {slot: sending})
+            shard = ledger_shard(slot)
+            read[shard] = await self._record(owner, read[shard], {slot: sending})
             try:
                 await send(self.smtp, render(notification))
             except PartialDelivery as error:  # some got it: a retry would mail them twice
@@ -230,18 +244,18 @@ class Mailer:
             else:
                 self.counters.inc("mails_sent_total", template=notification.template)
                 entry = LedgerEntry(slot, "sent", self.clock(), attempts=sending.attempts)
-            await self._record(namespace, tenant, {slot: entry})
+            read[shard] = await self._record(owner, read[shard], {slot: entry})
             ledger[slot] = entry
         return next_retry(ledger, [n.key for n in notifications])
 
-    async def _shard(self, namespace: str, tenant: str, shard: str) -> _Shard:
-        name = ledger_name(tenant, shard)
-        kept = self._shards.get((namespace, name))
+    async def _shard(self, owner: _Owner, shard: str) -> _Shard:
+        name = ledger_name(owner.tenant, shard)
+        kept = self._shards.get((owner.namespace, name))
         if kept is None:
-            body = await self.client.get_configmap(namespace, name)
-            kept = self._keep(namespace, name, body)
+            body = await self.client.get_configmap(owner.namespace, name)
+            kept = self._keep(owner.namespace, name, body)
         else:
-            self._shards.move_to_end((namespace, name))
+            self._shards.move_to_end((owner.namespace, name))
         return kept
 
     def _keep(self, namespace: str, name: str, body: Body | None) -> _Shard:
@@ -251,11 +265,11 @@ class Mailer:
             self._shards.popitem(last=False)
         return kept
 
-    async def _record(self, namespace: str, tenant: str, entries: Mapping[str, LedgerEntry]) -> None:
-        """Write entries of one shard, and drop the shard's entries about objects gone by now."""
-        shard = ledger_shard(next(iter(entries)))
-        name = ledger_name(tenant, shard)
-        kept = await self._shard(namespace, tenant, shard)
+    async def _record(self, owner: _Owner, kept: _Shard, entries: Mapping[str, LedgerEntry]) -> _Shard:
+        """Write entries of one shard, as ``kept`` (what was read) and these entries, and drop
+        the shard's entries about objects gone by now; the shard as written."""
+        namespace = owner.namespace
+        name = ledger_name(owner.tenant, ledger_shard(next(iter(entries))))
         data: dict[str, str | None] = {slot: _entry_value(entry) for slot, entry in entries.items()}
         try:
             if kept.body is None:
@@ -268,9 +282,11 @@ class Mailer:
                             "name": name,
                             "labels": {
                                 MANAGED_BY: MANAGER,
-                                f"{GROUP}/role": "mail-ledger",
-                                TENANT_LABEL: label_value(tenant),
+                                ROLE_LABEL: "mail-ledger",
+                                TENANT_LABEL: label_value(owner.tenant),
                             },
+                            # Garbage collected with the Tenant (its mails' objects go with it too).
+                            "ownerReferences": [controller_reference("Tenant", owner.tenant, owner.uid)],
                         },
                         "data": data,
                     },
@@ -287,11 +303,12 @@ class Mailer:
             raise
         if gone := [slot for slot in kept.entries if slot not in (body.get("data") or {})]:
             self.counters.inc("mail_ledger_pruned_total", len(gone))
-        self._keep(namespace, name, body)
+        return self._keep(namespace, name, body)
 
-    async def _migrate(self, namespace: str, tenant: str) -> None:
+    async def _migrate(self, owner: _Owner) -> None:
         """Move the ledger of earlier versions (one ConfigMap per tenant) into the shards, once:
         its entries are written where they are missing, then it is deleted (only as read)."""
+        namespace, tenant = owner.namespace, owner.tenant
         if (namespace, tenant) in self._migrated:
             return
         legacy = await self.client.get_configmap(namespace, legacy_ledger_name(tenant))
@@ -300,10 +317,10 @@ class Mailer:
             for slot, entry in parse_ledger(legacy).items():
                 by_shard.setdefault(ledger_shard(slot), {})[slot] = entry
             for shard, entries in sorted(by_shard.items()):
-                kept = await self._shard(namespace, tenant, shard)
+                kept = await self._shard(owner, shard)
                 missing = {slot: entry for slot, entry in entries.items() if slot not in kept.entries}
                 if missing:
-                    await self._record(namespace, tenant, missing)
+                    await self._record(owner, kept, missing)
             await self.client.delete_configmap(
                 namespace, legacy_ledger_name(tenant), legacy["metadata"]["resourceVersion"]
             )

@@ -162,7 +162,9 @@ class TimelineMailer:
         self.clock = clock
         self.sent: set[str] = set()
 
-    async def deliver(self, namespace: str, tenant: str, notifications: Sequence[Notification]) -> datetime | None:
+    async def deliver(
+        self, namespace: str, tenant: str, tenant_uid: str, notifications: Sequence[Notification]
+    ) -> datetime | None:
         for notification in notifications:
             if notification.key in self.sent:
                 continue

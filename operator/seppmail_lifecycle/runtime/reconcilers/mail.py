@@ -23,5 +23,5 @@ async def reconcile_mail(ctx: Context, namespace: str, tenant_name: str) -> None
     notifications = tenant_notifications(
         entry.obj, domains, licenses, ctx.policy, ctx.clock(), partner, invoices=invoices
     )
-    retry_at = await drive(deliver_mail(namespace, tenant_name, notifications), ctx.effects.perform)
+    retry_at = await drive(deliver_mail(namespace, tenant_name, entry.obj.meta.uid, notifications), ctx.effects.perform)
     ctx.wake_at((MAIL, namespace, tenant_name), retry_at)

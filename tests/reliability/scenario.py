@@ -1,0 +1,193 @@
+"""The bulk scenario the reliability tests run: tenants with a domain, services, a license and
+(every other one) a monthly contract whose invoices are partly paid, on seconds-scale durations;
+and the comparison of the real cluster with the simulator's timeline of the same manifests (the
+operator's own loop, never interrupted)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from seppmail_lifecycle.api.policy import Policy
+from seppmail_lifecycle.devcluster.controlplane import ControlPlane
+from seppmail_lifecycle.runtime.simulator import simulate
+from tests import manifests
+from tests.kube import items
+
+Body = dict[str, Any]
+
+POLICY: dict[str, Any] = {
+    "autoDeploy": {"every": "1s", "offset": "0s"},
+    "dns": {"verify": False},
+    "cancellationDelay": "2s",
+    "retention": "1s",
+    "license": {"minimumGrace": "3s", "freeze": "3s", "remindersFull": ["4s"], "mxChangeNotice": "1s"},
+    "billing": {"invoiceLeadTime": "40d"},
+}
+KINDS = {
+    "Tenant": "tenants",
+    "Domain": "domains",
+    "Service": "services",
+    "License": "licenses",
+    "Contract": "contracts",
+    "Invoice": "invoices",
+    "Payment": "payments",
+}
+
+
+def _at(moment: datetime) -> str:
+    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def bulk(prefix: str, tenants: int, start: datetime, expiring_over: float) -> list[Body]:
+    """``tenants`` tenants named ``<prefix><n>``: a partner, and each a domain with a sign-only
+    and an archiving service (and the base service the operator books); every third one's license
+    expires within ``expiring_over`` seconds of ``start`` (then Grace, Freeze and the purge
+    follow), the others' in 2030; every other one has a monthly contract for its services."""
+    docs: list[Body] = [
+        manifests.obj(
+            "Partner",
+            f"{prefix}partner",
+            {
+                "displayName": f"{prefix} Partners",
+                "admins": [{"name": "Admin", "email": f"admin@{prefix}partner.test"}],
+            },
+        )
+    ]
+    expiring = [n for n in range(tenants) if n % 3 == 0]
+    for n in range(tenants):
+        name = f"{prefix}{n}"
+        contract = {"contractRef": {"name": name}} if n % 2 == 0 else {}
+        if n in expiring:
+            offset = 6 + expiring_over * expiring.index(n) / max(1, len(expiring) - 1)
+            expires = _at(start + timedelta(seconds=offset))
+        else:
+            expires = "2030-01-01T00:00:00Z"
+        docs += [
+            manifests.tenant(name),
+            manifests.domain(name),
+            manifests.service(f"{name}-sign", name, "sign-only", users=3 + n, **contract),
+            manifests.service(f"{name}-archive", name, "archiving", users=3 + n, **contract),
+            manifests.license(name, name, expires),
+        ]
+        if contract:
+            docs.append(
+                manifests.obj(
+                    "Contract", name, {"tenantRef": {"name": name}, "billingInterval": "monthly", "autoRenew": True}
+                )
+            )
+    return docs
+
+
+def products(plane: ControlPlane) -> list[Body]:
+    return [
+        {
+            "apiVersion": p["apiVersion"],
+            "kind": "Product",
+            "metadata": {"name": p["metadata"]["name"]},
+            "spec": p["spec"],
+        }
+        for p in items(plane, "products.lifecycle", "")
+    ]
+
+
+def payments(catalogue: Sequence[Body], docs: Sequence[Body], namespace: str, start: datetime) -> list[Body]:
+    """A payment of every other invoice the contracts make at once (names and totals as the
+    simulator's run of the same manifests invoices them)."""
+    timeline = asyncio.run(
+        simulate([*catalogue, *docs], Policy.model_validate(POLICY), namespace, start, start + timedelta(seconds=1))
+    )
+    invoices = sorted(
+        (body for (kind, _, _), body in timeline.objects.items() if kind == "Invoice"),
+        key=lambda body: body["metadata"]["name"],
+    )
+    return [
+        manifests.payment(f"pay-{body['metadata']['name']}", body["metadata"]["name"], body["spec"]["total"]["amount"])
+        for body in invoices[::2]
+    ]
+
+
+Objects = dict[tuple[str, str], Body]
+
+
+def real_objects(plane: ControlPlane, namespace: str) -> Objects:
+    return {
+        (kind, body["metadata"]["name"]): body
+        for kind, plural in KINDS.items()
+        for body in items(plane, f"{plural}.lifecycle", namespace)
+    }
+
+
+def simulated(
+    catalogue: Sequence[Body], docs: Sequence[Body], namespace: str, start: datetime, policy: Body = POLICY
+) -> Any:
+    """The simulator's timeline of ``docs`` applied at ``start``, until now."""
+    return asyncio.run(
+        simulate([*catalogue, *docs], Policy.model_validate(policy), namespace, start, datetime.now(UTC))
+    )
+
+
+def history(body: Body) -> list[tuple[str | None, str]]:
+    return [(h.get("from"), h["to"]) for h in (body.get("status") or {}).get("history", [])]
+
+
+def moments(body: Body) -> list[datetime]:
+    entries = (body.get("status") or {}).get("history", [])
+    return [datetime.fromisoformat(h["at"].replace("Z", "+00:00")) for h in entries]
+
+
+def state(body: Body) -> tuple[Any, ...]:
+    """What an object has come to: its phase, period, state, subscription state."""
+    status = body.get("status") or {}
+    return (
+        status.get("phase"),
+        status.get("period"),
+        status.get("state"),
+        (status.get("subscription") or {}).get("state"),
+    )
+
+
+@dataclass
+class Comparison:
+    """The real run against the simulated one, object by object."""
+
+    objects: int = 0
+    transitions: int = 0
+    early: list[str] = field(default_factory=list)
+    """Transitions made before the never-interrupted run made them."""
+    late: list[tuple[str, float]] = field(default_factory=list)
+    """Transitions made after ``latest`` of their due time, and by how many seconds."""
+    latest_ms: int = 0
+    """The most any transition came after the uninterrupted run's, in milliseconds."""
+    differences: list[str] = field(default_factory=list)
+    """Objects (or histories, or end states) the two runs do not share."""
+
+
+def compare(
+    real: Objects, simulated_objects: Objects, latest: Callable[[datetime], datetime], allowed_early: float = 1.0
+) -> Comparison:
+    """``latest``: by when a transition due at a moment must have happened (the runs may differ
+    by up to ``allowed_early`` seconds: the operator sees a commit's objects arrive one by one)."""
+    result = Comparison(objects=len(real))
+    if missing := sorted(set(simulated_objects) - set(real)):
+        result.differences.append(f"missing in the cluster: {missing}")
+    if extra := sorted(set(real) - set(simulated_objects)):
+        result.differences.append(f"not in the simulation: {extra}")
+    for key in sorted(set(real) & set(simulated_objects)):
+        body, reference = real[key], simulated_objects[key]
+        if history(body) != history(reference):
+            result.differences.append(f"{key} history {history(body)} != {history(reference)}")
+            continue
+        if state(body) != state(reference):
+            result.differences.append(f"{key} state {state(body)} != {state(reference)}")
+        for (_, to), at, expected in zip(history(body), moments(body), moments(reference), strict=True):
+            result.transitions += 1
+            result.latest_ms = max(result.latest_ms, int((at - expected).total_seconds() * 1000))
+            if (at - expected).total_seconds() < -allowed_early:
+                result.early.append(f"{key} -> {to} at {at} (due {expected})")
+            elif at > latest(expected):
+                result.late.append((f"{key} -> {to}", (at - latest(expected)).total_seconds()))
+    return result
