@@ -27,17 +27,17 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
         yield plane
 
 
+def install_crds(plane: ControlPlane) -> ControlPlane:
+    """Every CRD of the project installed and established."""
+    plane.kubectl("apply", "--server-side", "-f", str(CRD_DIR))
+    plane.kubectl("wait", "--for=condition=Established", "--timeout=60s", *[f"crd/{i.crd_name}" for i in ALL_KINDS])
+    return plane
+
+
 @pytest.fixture(scope="session")
 def crds(control_plane: ControlPlane) -> ControlPlane:
     """The control plane with every CRD of the project installed and established."""
-    control_plane.kubectl("apply", "--server-side", "-f", str(CRD_DIR))
-    control_plane.kubectl(
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        *[f"crd/{info.crd_name}" for info in ALL_KINDS],
-    )
-    return control_plane
+    return install_crds(control_plane)
 
 
 @pytest.fixture

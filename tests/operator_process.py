@@ -12,9 +12,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from seppmail_lifecycle.devcluster.controlplane import ControlPlane
 
@@ -24,6 +27,16 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def samples(text: str) -> list[Sample]:
+    """The samples of a scrape."""
+    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
+
+
+def value(found: Iterable[Sample], name: str, **labels: str) -> float:
+    """The sum of the samples of ``name`` whose labels include ``labels``."""
+    return sum(s.value for s in found if s.name == name and labels.items() <= s.labels.items())
 
 
 class OperatorProcess:

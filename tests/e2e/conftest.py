@@ -26,6 +26,11 @@ StartOperator = Callable[..., OperatorProcess]
 @pytest.fixture(scope="session")
 def catalogue(crds: ControlPlane) -> ControlPlane:
     """The example products, plus `archiving`, which requires sign-only (so a test can leave it out)."""
+    return install_catalogue(crds)
+
+
+def install_catalogue(crds: ControlPlane) -> ControlPlane:
+    """``catalogue``'s products, on a control plane with the CRDs."""
     crds.kubectl("apply", "-f", str(EXAMPLES_DIR / "00-products.yaml"))
     apply(
         crds,

@@ -4,28 +4,17 @@ how late deadlines were taken up, and that this replica leads."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from prometheus_client.samples import Sample
 
 from seppmail_lifecycle.devcluster.controlplane import ControlPlane
 from tests.conftest import EXAMPLES_DIR
 from tests.e2e.conftest import StartOperator
 from tests.e2e.test_orders import FAST
 from tests.kube import items, wait_phases
+from tests.operator_process import samples, value
 
 pytestmark = pytest.mark.e2e
-
-
-def samples(text: str) -> list[Sample]:
-    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
-
-
-def value(found: Iterable[Sample], name: str, **labels: str) -> float:
-    """The sum of the samples of ``name`` whose labels include ``labels``."""
-    return sum(s.value for s in found if s.name == name and labels.items() <= s.labels.items())
 
 
 def test_a_scrape_shows_what_the_operator_did_and_holds(

@@ -160,10 +160,44 @@ class Comparison:
     """Transitions made before the never-interrupted run made them."""
     late: list[tuple[str, float]] = field(default_factory=list)
     """Transitions made after ``latest`` of their due time, and by how many seconds."""
+    first_seen_later: list[str] = field(default_factory=list)
+    """Objects created while no leader acted, first seen in a later state (their history starts there)."""
     latest_ms: int = 0
     """The most any transition came after the uninterrupted run's, in milliseconds."""
     differences: list[str] = field(default_factory=list)
     """Objects (or histories, or end states) the two runs do not share."""
+
+
+def latest_within(acting: Sequence[tuple[datetime, datetime]], catch_up: float) -> Callable[[datetime], datetime]:
+    """By when a transition due at a moment must have happened, when the operator could act only
+    in the ``acting`` stretches (a leader acting, the control plane up): in the first one that
+    lasts ``catch_up`` seconds from the due time (or from its start, for one due before it)."""
+
+    def latest(due: datetime) -> datetime:
+        for began, ended in acting:
+            acting_from = max(due, began)
+            if acting_from + timedelta(seconds=catch_up) <= ended:
+                return acting_from + timedelta(seconds=catch_up)
+        return acting[-1][1]
+
+    return latest
+
+
+History = list[tuple[str | None, str]]
+
+
+def _first_seen_later(
+    real: History, reference: History, at: list[datetime], latest: Callable[[datetime], datetime]
+) -> int | None:
+    """Where the reference history joins the real one when the operator first saw the object
+    only once it had moved on (created while no leader acted): the real history then starts at
+    ``(None, X)``, the reference went there through earlier states it had no chance to see."""
+    if not real or real[0][0] is not None:
+        return None
+    for index, (_, to) in enumerate(reference):
+        if to == real[0][1] and index > 0 and reference[index + 1 :] == real[1:]:
+            return index if latest(at[0]) >= at[index] else None
+    return None
 
 
 def compare(
@@ -178,12 +212,17 @@ def compare(
         result.differences.append(f"not in the simulation: {extra}")
     for key in sorted(set(real) & set(simulated_objects)):
         body, reference = real[key], simulated_objects[key]
+        expected_at = moments(reference)
         if history(body) != history(reference):
-            result.differences.append(f"{key} history {history(body)} != {history(reference)}")
-            continue
+            joined = _first_seen_later(history(body), history(reference), expected_at, latest)
+            if joined is None:
+                result.differences.append(f"{key} history {history(body)} != {history(reference)}")
+                continue
+            result.first_seen_later.append(str(key))
+            expected_at = expected_at[joined:]
         if state(body) != state(reference):
             result.differences.append(f"{key} state {state(body)} != {state(reference)}")
-        for (_, to), at, expected in zip(history(body), moments(body), moments(reference), strict=True):
+        for (_, to), at, expected in zip(history(body), moments(body), expected_at, strict=True):
             result.transitions += 1
             result.latest_ms = max(result.latest_ms, int((at - expected).total_seconds() * 1000))
             if (at - expected).total_seconds() < -allowed_early:

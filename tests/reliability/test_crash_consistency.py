@@ -171,14 +171,7 @@ def test_every_object_ends_as_an_uninterrupted_run_ends_however_often_the_leader
     tenures.append((took, datetime.max.replace(tzinfo=UTC)))
     kills = len(tenures) - 1
 
-    def latest(due: datetime) -> datetime:
-        """A transition due while no leader acted (or just before a kill) is done by the first
-        leader acting long enough to catch up."""
-        for began, ended in tenures:
-            acting = max(due, began)
-            if acting + timedelta(seconds=CATCH_UP) <= ended:
-                return acting + timedelta(seconds=CATCH_UP)
-        return tenures[-1][1]
+    latest = scenario.latest_within(tenures, CATCH_UP)
 
     expiring = [
         (ns, d["metadata"]["name"])
@@ -274,6 +267,8 @@ def test_every_object_ends_as_an_uninterrupted_run_ends_however_often_the_leader
     report.add("objects compared with the simulator", sum(r.objects for r in results.values()))
     report.add("transitions compared with the simulator", sum(r.transitions for r in results.values()))
     report.add("transitions early", len(early))
+    seen_later = sum(len(r.first_seen_later) for r in results.values())
+    report.add("objects created while no leader acted, first seen later", seen_later)
     report.add("most a transition was later than uninterrupted (ms)", max(r.latest_ms for r in results.values()))
     report.add("transitions missing, doubled or different", len(differences))
     report.add("mails received", sum(received.values()))

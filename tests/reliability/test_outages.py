@@ -20,6 +20,7 @@ from seppmail_lifecycle.devcluster.demo import DnsServer
 from tests import manifests
 from tests.e2e.conftest import StartOperator
 from tests.kube import apply, get, items, wait_for
+from tests.operator_process import samples, value
 from tests.reliability import scenario
 from tests.reliability.conftest import Report
 from tests.servers import MailSink
@@ -98,8 +99,9 @@ def test_deadlines_hold_and_mails_go_out_once_through_smtp_and_dns_outages(
         time.sleep(OUTAGE)
     quiet_dns.silence(False)
     outage = time.monotonic() - began
-    failed_during = _counter(operator.scrape(), "seppmail_lifecycle_mails_failed_total")
-    dns_errors = _counter(operator.scrape(), 'seppmail_lifecycle_dns_checks_total{result="error"}')
+    scraped = samples(operator.scrape())
+    failed_during = int(value(scraped, "seppmail_lifecycle_mails_failed_total"))
+    dns_errors = int(value(scraped, "seppmail_lifecycle_dns_checks_total", result="error"))
 
     licensed = [name for name in names if name not in expiring]
 
@@ -167,15 +169,3 @@ def _simulated(
 ) -> Any:
     timeline = scenario.simulated(scenario.products(catalogue), docs, namespace, start, _policy(dns))
     return {(kind, name): body for (kind, _, name), body in timeline.objects.items()}
-
-
-def _counter(metrics: str, selector: str) -> int:
-    """The sum of a counter's samples in a scrape: ``name`` or ``name{label="value"}``."""
-    name, _, labels = selector.partition("{")
-    wanted = [label for label in labels.rstrip("}").split(",") if label]
-    total = 0.0
-    for line in metrics.splitlines():
-        head, _, value = line.rpartition(" ")
-        if not line.startswith("#") and head.partition("{")[0] == name and all(w in head for w in wanted):
-            total += float(value)
-    return int(total)

@@ -457,13 +457,27 @@ def _period_change(state: _State, previous: LicensePeriod | None) -> Transition 
     return Transition(source, to, "Purged", message, warning=True)
 
 
+def _period_changes(state: _State, previous: LicensePeriod | None) -> list[Transition]:
+    """The transitions from ``previous`` to the decided period: each period passed on the way is
+    one (a license that expired and ended its grace while the operator could not act goes through
+    Grace into Freeze in one decision, and its history says both)."""
+    if previous is None or _RANK[state.period] <= _RANK[previous] + 1:
+        moved = _period_change(state, previous)
+        return [] if moved is None else [moved]
+    order = sorted(_RANK, key=_RANK.__getitem__)
+    steps = order[_RANK[previous] + 1 : _RANK[state.period] + 1]
+    sources = [previous, *steps[:-1]]
+    changes = (_period_change(replace(state, period=step), came) for came, step in zip(sources, steps, strict=True))
+    return [t for t in changes if t is not None]
+
+
 def _transitions(state: _State, current: LicenseStatus) -> list[Transition]:
     """Period changes; a new expiry within the same period; a renewal that came after the purge."""
     out: list[Transition] = []
-    moved = _period_change(state, current.period)
+    moved = _period_changes(state, current.period)
     to = state.period.value
-    if moved is not None:
-        out.append(moved)
+    if moved:
+        out += moved
     elif (
         state.period is PURGED_PERIOD
         and state.purged_at is not None

@@ -314,6 +314,32 @@ class ControlPlane:
         if (self.state_dir / STATE_FILE).exists():
             self._save_state()
 
+    def kill(self, component: str) -> None:
+        """SIGKILL one component ("etcd", "kube-apiserver"), as a crash would; ``revive`` brings it back."""
+        process = next(p for p in self._processes if p.name == component)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGKILL)
+        while _alive(process):
+            time.sleep(0.05)
+
+    def revive(self, component: str, timeout: float = DEFAULT_START_TIMEOUT) -> None:
+        """Start a killed component again with its arguments, data and port; wait until it serves."""
+        index, process = next((i, p) for i, p in enumerate(self._processes) if p.name == component)
+        if _alive(process):
+            raise ControlPlaneError(f"{component} is still running")
+        args, probe = {
+            "etcd": (self._etcd_args, self._etcd_healthy),
+            "kube-apiserver": (self._apiserver_args, self.is_ready),
+        }[component]
+        with self.log_path(component).open("ab") as output:  # appended: the crash stays in the log
+            popen = subprocess.Popen(
+                args(), stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, cwd=self.state_dir
+            )
+        revived = _Process(component, popen.pid, process.executable, popen)
+        self._processes[index] = revived
+        self._save_state()
+        self._wait(revived, f"{component} back", probe, time.monotonic() + timeout)
+
     def is_running(self) -> bool:
         """Whether every recorded process is still alive."""
         return bool(self._processes) and all(_alive(process) for process in self._processes)

@@ -96,6 +96,7 @@ class Engine:
         try:
             await RECONCILERS[kind](self.ctx, namespace, name)
         except StaleObject as stale:
+            self.counters.inc("reconcile_conflicts_total", aggregate=kind)
             logger.debug("%s: %s; deciding again", key, stale)
             self.queue.add(key)  # processing now: runs again right after, on the refreshed store
         except NotLeader:

@@ -32,6 +32,11 @@ class Spec:
 
 METRICS: dict[str, Spec] = {
     "reconciles_total": Spec("counter", "Reconciles of an aggregate, by aggregate kind.", ("aggregate",)),
+    "reconcile_conflicts_total": Spec(
+        "counter",
+        "Reconciles whose write met a newer version of the object (409): decided again on the server's, by aggregate.",
+        ("aggregate",),
+    ),
     "reconcile_errors_total": Spec(
         "counter",
         "Reconciles that failed and are retried with backoff: reason backend (the backend refused an "

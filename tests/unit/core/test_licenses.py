@@ -412,6 +412,29 @@ def test_the_first_observation_is_recorded_in_history() -> None:
 
 
 @pytest.mark.parametrize(
+    ("seen", "then_at", "path"),
+    [
+        (-31 * D, 31 * D, ["License", "Grace", "Freeze"]),  # down from before expiry to after the grace
+        (-31 * D, 10 * D, ["License", "Grace"]),
+        (5 * D, 31 * D, ["Grace", "Freeze"]),
+    ],
+    ids=["license-to-freeze", "license-to-grace", "grace-to-freeze"],
+)
+def test_periods_passed_while_nothing_decided_are_each_in_history(
+    seen: timedelta, then_at: timedelta, path: list[str]
+) -> None:
+    """A decision after an outage goes through every period it passed, in one write."""
+    first = then(lic(), decide(lic(), EXP + seen))
+    later = decide(first, EXP + then_at)
+    entries = later.decision.status.history[len(first.status.history) :]
+    assert [h.from_ for h in entries] == path[:-1]
+    assert [h.to for h in entries] == path[1:]
+    assert [t.to for t in later.decision.transitions] == path[1:]
+    assert {h.at for h in entries} == {EXP + then_at}
+    assert decide(then(first, later), EXP + then_at).decision.transitions == ()  # idempotent
+
+
+@pytest.mark.parametrize(
     ("at", "expected"),
     [
         (datetime(2027, 1, 1, tzinfo=UTC), "2027-01-01"),
