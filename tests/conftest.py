@@ -6,6 +6,7 @@ session (only when an e2e test asks for it); unit tests of the pure core never s
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -40,13 +41,20 @@ def crds(control_plane: ControlPlane) -> ControlPlane:
     return install_crds(control_plane)
 
 
+@contextlib.contextmanager
+def fresh_namespace(plane: ControlPlane) -> Iterator[str]:
+    """A new namespace, deleted afterwards (without waiting for it to finish)."""
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    plane.kubectl("create", "namespace", name)
+    yield name
+    plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
 @pytest.fixture
 def namespace(crds: ControlPlane) -> Iterator[str]:
-    """A fresh namespace per test, deleted afterwards (without waiting for it to finish)."""
-    name = f"test-{uuid.uuid4().hex[:8]}"
-    crds.kubectl("create", "namespace", name)
-    yield name
-    crds.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    """A fresh namespace per test."""
+    with fresh_namespace(crds) as name:
+        yield name
 
 
 def kubectl_error(result: subprocess.CompletedProcess[str]) -> str:

@@ -39,6 +39,16 @@ def value(found: Iterable[Sample], name: str, **labels: str) -> float:
     return sum(s.value for s in found if s.name == name and labels.items() <= s.labels.items())
 
 
+def replica_args(namespace: str, lease_id: str, lease: float, smtp_host: str, smtp_port: int) -> list[str]:
+    """The arguments of one replica of a release electing its leader in ``namespace`` (a short
+    lease, 2 s renew deadline), mailing the given SMTP server."""
+    return [
+        *("--leader-elect", "--leader-elect-namespace", namespace, "--leader-elect-id", lease_id),
+        *("--leader-elect-lease-duration", f"{lease:g}s", "--leader-elect-renew-deadline", "2s"),
+        *("--leader-elect-retry-period", "250ms", "--smtp-host", smtp_host, "--smtp-port", str(smtp_port)),
+    ]
+
+
 class OperatorProcess:
     def __init__(
         self,

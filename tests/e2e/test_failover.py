@@ -18,7 +18,7 @@ import yaml
 from seppmail_lifecycle.devcluster.controlplane import ControlPlane
 from tests.e2e.test_licenses import POLICY, tenant_with_domain
 from tests.kube import apply, get, items, wait_for
-from tests.operator_process import OperatorProcess
+from tests.operator_process import OperatorProcess, replica_args
 from tests.servers import MailSink
 
 pytestmark = pytest.mark.e2e
@@ -40,23 +40,7 @@ def replicas(catalogue: ControlPlane, namespace: str, tmp_path: Path, mail_sink:
             tmp_path / f"{name}.log",
             namespaces=[namespace],
             policy=policy,
-            extra_args=[
-                "--leader-elect",
-                "--leader-elect-namespace",
-                namespace,
-                "--leader-elect-id",
-                "lifecycle-test",
-                "--leader-elect-lease-duration",
-                f"{LEASE:g}s",
-                "--leader-elect-renew-deadline",
-                "2s",
-                "--leader-elect-retry-period",
-                "250ms",
-                "--smtp-host",
-                mail_sink.host,
-                "--smtp-port",
-                str(mail_sink.port),
-            ],
+            extra_args=replica_args(namespace, "lifecycle-test", LEASE, mail_sink.host, mail_sink.port),
             env={"POD_NAME": name},
         )
         replica.start(ready=ready)

@@ -15,17 +15,15 @@ from seppmail_lifecycle.api.policy import Policy
 from seppmail_lifecycle.devcluster.controlplane import ControlPlane
 from seppmail_lifecycle.runtime.simulator import simulate
 from tests import manifests
+from tests.e2e.test_simulator import POLICY as SIMULATOR_POLICY
 from tests.kube import items
 
 Body = dict[str, Any]
 
 POLICY: dict[str, Any] = {
-    "autoDeploy": {"every": "1s", "offset": "0s"},
-    "dns": {"verify": False},
-    "cancellationDelay": "2s",
-    "retention": "1s",
-    "license": {"minimumGrace": "3s", "freeze": "3s", "remindersFull": ["4s"], "mxChangeNotice": "1s"},
-    "billing": {"invoiceLeadTime": "40d"},
+    **SIMULATOR_POLICY,  # seconds-scale durations
+    "license": {**SIMULATOR_POLICY["license"], "remindersFull": ["4s"]},
+    "billing": {"invoiceLeadTime": "40d"},  # the next period's invoice at once
 }
 KINDS = {
     "Tenant": "tenants",

@@ -13,7 +13,6 @@ import contextlib
 import random
 import re
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,8 +25,9 @@ import yaml
 from seppmail_lifecycle.core.notifications import ledger_slot
 from seppmail_lifecycle.devcluster.controlplane import ControlPlane
 from seppmail_lifecycle.runtime.mailer import parse_ledger
+from tests.conftest import fresh_namespace
 from tests.kube import apply, items, wait_for
-from tests.operator_process import OperatorProcess
+from tests.operator_process import OperatorProcess, replica_args
 from tests.reliability import scenario
 from tests.reliability.conftest import Report, Sizes
 from tests.servers import MailSink
@@ -44,10 +44,8 @@ Body = dict[str, Any]
 
 @pytest.fixture
 def second_namespace(crds: ControlPlane) -> Iterator[str]:
-    name = f"test-{uuid.uuid4().hex[:8]}"
-    crds.kubectl("create", "namespace", name)
-    yield name
-    crds.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with fresh_namespace(crds) as name:
+        yield name
 
 
 class Replicas:
@@ -66,23 +64,7 @@ class Replicas:
             self.tmp_path / f"{name}.log",
             namespaces=self.namespaces,
             policy=self.policy,
-            extra_args=[
-                "--leader-elect",
-                "--leader-elect-namespace",
-                self.namespaces[0],
-                "--leader-elect-id",
-                "lifecycle-crash",
-                "--leader-elect-lease-duration",
-                f"{LEASE:g}s",
-                "--leader-elect-renew-deadline",
-                "2s",
-                "--leader-elect-retry-period",
-                "250ms",
-                "--smtp-host",
-                self.sink.host,
-                "--smtp-port",
-                str(self.sink.port),
-            ],
+            extra_args=replica_args(self.namespaces[0], "lifecycle-crash", LEASE, self.sink.host, self.sink.port),
             env={"POD_NAME": name},
         )
         replica.start(ready=ready)
@@ -252,6 +234,14 @@ def test_every_object_ends_as_an_uninterrupted_run_ends_however_often_the_leader
         else:
             lost.append((kind, name, rest))
     assert lost == []
+
+    # The purges took only their own tenants' backend objects: every other domain is routed.
+    for ns in docs:
+        purged = {name for n, name in expiring if n == ns}
+        routing = items(catalogue, "configmaps", ns, "lifecycle.seppmail.cloud/role=routing")
+        routed = {cm["metadata"]["name"] for cm in routing}
+        tenants = {d["metadata"]["name"] for d in docs[ns] if d["kind"] == "Tenant"}
+        assert routed == {f"routing-{name}" for name in tenants - purged}
 
     # One invoice in force per contract and period (a revision voids the one it supersedes).
     invoices = Counter(

@@ -133,7 +133,10 @@ def affected_keys(kind: str, body: Body, store: Store, *, status_only: bool = Fa
             # A period change blocks or unblocks the tenant's domains, services and console.
             keys += _tenant_keys(store, namespace, tenant)
     elif kind == "Product":
-        keys.append(("Product", "", name))
+        # The catalogue's products read one another's requirements (missing ones, cycles).
+        keys += [("Product", "", key_of(other.raw)[1]) for other in store.all("Product")]
+        if ("Product", "", name) not in keys:
+            keys.append(("Product", "", name))
         for service in store.lookup("services_by_product", name):
             if domain := _ref(service.raw, "domainRef"):
                 keys.append(("Domain", key_of(service.raw)[0], domain))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
+
+import pytest
 
 from seppmail_lifecycle.api.common import MAX_HISTORY
 from seppmail_lifecycle.api.service import ServiceStatus
@@ -86,9 +89,35 @@ def test_routing_config_lists_its_services() -> None:
 
 
 def test_a_product_is_available_once_observed() -> None:
-    decision = decide_product(product("archive", "sig-only", "base"), T0)
+    catalogue = {p.name: p for p in (product("archive", "sig-only", "base"), product("sig-only"), product("base"))}
+    decision = decide_product(product("archive", "sig-only", "base"), catalogue, T0)
     ready, reconciling, stalled = decision.status.conditions
     assert (ready.status, ready.reason) == ("True", "Available")
     assert ready.message == "seppmail.cloud archive can be booked. Requires: sig-only, base."
     assert (reconciling.status, stalled.status) == ("False", "False")
-    assert decide_product(product("base"), T0).status.conditions[0].message == "seppmail.cloud base can be booked."
+    assert decide_product(product("base"), catalogue, T0).status.conditions[0].message == (
+        "seppmail.cloud base can be booked."
+    )
+
+
+@pytest.mark.parametrize(
+    ("catalogue", "name", "reason", "ready", "says"),
+    [
+        ({"a": ["b"], "b": ["a"]}, "a", "RequirementCycle", "True", "a requires b requires a"),
+        ({"a": ["b"], "b": ["c"], "c": ["a"]}, "b", "RequirementCycle", "True", "b requires c requires a requires b"),
+        ({"a": ["b"], "b": ["b"]}, "a", "Available", "True", "can be booked"),  # b's cycle, not a's
+        ({"a": ["gone"]}, "a", "RequiredProductMissing", "False", "'gone'"),
+        ({"a": ["b", "gone"], "b": ["a"]}, "a", "RequiredProductMissing", "False", "'gone'"),
+    ],
+    ids=["two", "three", "not-on-the-cycle", "missing", "missing-and-cycle"],
+)
+def test_requirements_that_cannot_be_met_or_loop_are_reported(
+    catalogue: dict[str, list[str]], name: str, reason: str, ready: str, says: str
+) -> None:
+    products = {n: product(n, *requires) for n, requires in catalogue.items()}
+    decision = decide_product(products[name], products, T0)
+    ready_cond, _, stalled = decision.status.conditions
+    assert (ready_cond.reason, ready_cond.status) == (reason, ready)
+    assert stalled.status == ("True" if reason == "RequiredProductMissing" else "False")
+    assert says in ready_cond.message
+    assert decide_product(replace(products[name], status=decision.status), products, T0).status == decision.status

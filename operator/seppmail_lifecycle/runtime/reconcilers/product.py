@@ -1,9 +1,11 @@
-"""The catalogue entry: available once observed (orders check their references themselves)."""
+"""The catalogue entry: available once observed, unless its requirements cannot be met (orders
+check their references themselves)."""
 
 from __future__ import annotations
 
 from seppmail_lifecycle.core.products import decide_product
 from seppmail_lifecycle.runtime.context import Context
+from seppmail_lifecycle.runtime.reconcilers.domain import products_of
 
 
 async def reconcile_product(ctx: Context, namespace: str, name: str) -> None:
@@ -14,5 +16,5 @@ async def reconcile_product(ctx: Context, namespace: str, name: str) -> None:
     if entry.obj is None:
         await ctx.writer.write_invalid("Product", entry, now)
         return
-    decision = decide_product(entry.obj, now)
+    decision = decide_product(entry.obj, products_of(ctx.store), now)
     await ctx.writer.write_status("Product", entry, decision.status, decision.transitions)
