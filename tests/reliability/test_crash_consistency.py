@@ -105,12 +105,15 @@ def replicas(
 KEY = re.compile(r"\(([^()]+)\)$")
 
 
-def mail_keys(keys: list[str], uids: dict[str, tuple[str, str]]) -> Counter[tuple[str, str, str]]:
-    """Mail keys by the object they are about ((kind, name), the rest of the key), not its uid."""
+def mail_keys(
+    keys: list[str], uids: dict[str, tuple[str, str]], leaving_out: set[tuple[str, str]]
+) -> Counter[tuple[str, str, str]]:
+    """Mail keys by the object they are about ((kind, name), the rest of the key), not its uid;
+    those about the objects ``leaving_out`` left out."""
     found: Counter[tuple[str, str, str]] = Counter()
     for key in keys:
         _, uid, rest = key.split("/", 2)
-        if uid in uids:
+        if uid in uids and uids[uid] not in leaving_out:
             found[(*uids[uid], rest)] += 1
     return found
 
@@ -190,7 +193,7 @@ def test_every_object_ends_as_an_uninterrupted_run_ends_however_often_the_leader
     differences = [d for r in results.values() for d in r.differences]
     early = [e for r in results.values() for e in r.early]
     late = [e for r in results.values() for e in r.late]
-    assert differences == []
+    assert differences == [], "\n".join(differences)
     assert early == []
     acted = [(began.time(), ended.time()) for began, ended in tenures]
     assert late == [], "\n".join(f"{what}: {seconds:.1f}s late (leaders acted {acted})" for what, seconds in late)
@@ -200,15 +203,19 @@ def test_every_object_ends_as_an_uninterrupted_run_ends_however_often_the_leader
     real_uids = {
         body["metadata"]["uid"]: key for ns in docs for key, body in scenario.real_objects(catalogue, ns).items()
     }
-    received = mail_keys([m.key for m in mail_sink.messages if m.key], real_uids)
-    duplicates = {key: count for key, count in received.items() if count > 1}
+    # Mails of invoice revisions the runs made differently (see scenario.compare) are not matched
+    # one by one (but none may come twice either).
+    revised = {key for r in results.values() for key in r.revisions_differing}
+    keys = [m.key for m in mail_sink.messages if m.key]
+    duplicates = {key: count for key, count in mail_keys(keys, real_uids, set()).items() if count > 1}
+    received = mail_keys(keys, real_uids, revised)
     assert duplicates == {}
     expected: dict[tuple[str, str, str], datetime] = {}  # by when the uninterrupted run sent it
     for timeline in timelines.values():
         sim_uids = {body["metadata"]["uid"]: (kind, name) for (kind, _, name), body in timeline.objects.items()}
         for entry in timeline.entries:
             if entry.what == "mail" and (match := KEY.search(entry.message)):
-                for mail in mail_keys([match.group(1)], sim_uids):
+                for mail in mail_keys([match.group(1)], sim_uids, revised):
                     expected.setdefault(mail, entry.at)
     assert set(received) - set(expected) == set()
     sending = {
@@ -258,6 +265,8 @@ def test_every_object_ends_as_an_uninterrupted_run_ends_however_often_the_leader
     report.add("transitions compared with the simulator", sum(r.transitions for r in results.values()))
     report.add("transitions early", len(early))
     seen_later = sum(len(r.first_seen_later) for r in results.values())
+    revisions = len(revised)
+    report.add("invoice revisions made another way (same invoices in force)", revisions)
     report.add("objects created while no leader acted, first seen later", seen_later)
     report.add("most a transition was later than uninterrupted (ms)", max(r.latest_ms for r in results.values()))
     report.add("transitions missing, doubled or different", len(differences))
