@@ -39,6 +39,13 @@ def apply(plane: ControlPlane, namespace: str, *docs: Body, kubeconfig: Any = No
     plane.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(docs), kubeconfig=kubeconfig)
 
 
+def refusal(plane: ControlPlane, namespace: str, doc: Body) -> str:
+    """What the API server answers to ``kubectl apply`` of ``doc``, which it must refuse."""
+    result = plane.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(doc), check=False)
+    assert result.returncode != 0, f"kubectl unexpectedly succeeded: {result.stdout}"
+    return result.stderr
+
+
 def merge_patch(plane: ControlPlane, namespace: str, resource: str, name: str, change: Body) -> None:
     """`kubectl patch --type=merge` of ``change`` into the object, as a partner edits one."""
     plane.kubectl("patch", resource, name, "-n", namespace, "--type=merge", "-p", json.dumps(change))

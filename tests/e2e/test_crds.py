@@ -11,6 +11,7 @@ import yaml
 from seppmail_lifecycle.api import ALL_KINDS
 from seppmail_lifecycle.devcluster.controlplane import ControlPlane
 from tests.conftest import EXAMPLES_DIR, kubectl_error
+from tests.kube import apply, refusal
 from tests.manifests import FORBIDDEN_UPDATES, INVALID, ForbiddenUpdate, InvalidCase
 
 pytestmark = pytest.mark.e2e
@@ -68,8 +69,7 @@ def test_kubectl_explain_shows_field_descriptions(crds: ControlPlane, explain: l
 
 @pytest.mark.parametrize("case", INVALID, ids=lambda c: c.id)
 def test_invalid_manifest_is_refused_naming_the_field(crds: ControlPlane, namespace: str, case: InvalidCase) -> None:
-    result = crds.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(case.manifest()), check=False)
-    error = kubectl_error(result)
+    error = refusal(crds, namespace, case.manifest())
     assert case.field in error, error
 
 
@@ -91,9 +91,8 @@ def test_an_internationalised_domain_in_punycode_is_accepted(crds: ControlPlane,
 @pytest.mark.parametrize("case", FORBIDDEN_UPDATES, ids=lambda c: c.id)
 def test_forbidden_update_is_refused(crds: ControlPlane, namespace: str, case: ForbiddenUpdate) -> None:
     first, second = case.manifests()
-    crds.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(first))
-    result = crds.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(second), check=False)
-    assert case.message in kubectl_error(result)
+    apply(crds, namespace, first)
+    assert case.message in refusal(crds, namespace, second)
 
 
 def _domain_with_phase(plane: ControlPlane, namespace: str, phase: str) -> None:

@@ -11,13 +11,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import yaml
 
 from seppmail_lifecycle.devcluster.controlplane import ControlPlane
 from tests import manifests
 from tests.conftest import kubectl_error
 from tests.e2e.conftest import StartOperator
-from tests.kube import apply, get, wait_for
+from tests.kube import apply, get, refusal, wait_for
 from tests.reliability.conftest import Report
 
 pytestmark = pytest.mark.e2e
@@ -110,15 +109,12 @@ def test_accepted_nonsense_is_reported_by_conditions_while_others_keep_their_dea
 
         # And all the while, every manifest the API server refuses is tried, naming its field.
         for case in manifests.INVALID:
-            text = yaml.safe_dump(case.manifest())
-            result = catalogue.kubectl("apply", "-n", namespace, "-f", "-", input=text, check=False)
-            assert case.field in kubectl_error(result), case.id
+            assert case.field in refusal(catalogue, namespace, case.manifest()), case.id
         for update in manifests.FORBIDDEN_UPDATES:
             first, second = update.manifests()
             first["metadata"]["name"] = second["metadata"]["name"] = f"forbidden-{update.id}"
-            catalogue.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(first))
-            result = catalogue.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(second), check=False)
-            assert update.message in kubectl_error(result), update.id
+            apply(catalogue, namespace, first)
+            assert update.message in refusal(catalogue, namespace, second), update.id
 
         for (resource, name), (_, reason) in hostile.items():
             scope = "" if resource == "products.lifecycle" else namespace

@@ -16,6 +16,7 @@ the caller's ledger sends each key once. Pure: no I/O, no clock.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -49,6 +50,7 @@ FREEZE = LicensePeriod.FREEZE
 PURGED_PERIOD = LicensePeriod.PURGED
 
 _RANK = {LICENSE: 0, GRACE: 1, FREEZE: 2, PURGED_PERIOD: 3}
+_ORDER = list(_RANK)
 _DAY = timedelta(days=1)
 
 
@@ -461,13 +463,11 @@ def _period_changes(state: _State, previous: LicensePeriod | None) -> list[Trans
     """The transitions from ``previous`` to the decided period: each period passed on the way is
     one (a license that expired and ended its grace while the operator could not act goes through
     Grace into Freeze in one decision, and its history says both)."""
-    if previous is None or _RANK[state.period] <= _RANK[previous] + 1:
+    if previous is None or _RANK[state.period] <= _RANK[previous]:
         moved = _period_change(state, previous)
         return [] if moved is None else [moved]
-    order = sorted(_RANK, key=_RANK.__getitem__)
-    steps = order[_RANK[previous] + 1 : _RANK[state.period] + 1]
-    sources = [previous, *steps[:-1]]
-    changes = (_period_change(replace(state, period=step), came) for came, step in zip(sources, steps, strict=True))
+    passed = _ORDER[_RANK[previous] : _RANK[state.period] + 1]
+    changes = (_period_change(replace(state, period=step), came) for came, step in itertools.pairwise(passed))
     return [t for t in changes if t is not None]
 
 
