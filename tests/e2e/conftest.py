@@ -3,7 +3,7 @@ watching the test's namespace with the test's policy."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,13 +57,18 @@ async def client(crds: ControlPlane) -> AsyncIterator[KubeClient]:
 def start_operator(catalogue: ControlPlane, namespace: str, tmp_path: Path) -> Iterator[StartOperator]:
     started: list[OperatorProcess] = []
 
-    def start(policy: dict[str, Any], *extra_args: str, env: dict[str, str] | None = None) -> OperatorProcess:
+    def start(
+        policy: dict[str, Any],
+        *extra_args: str,
+        env: dict[str, str] | None = None,
+        also_watch: Sequence[str] = (),
+    ) -> OperatorProcess:
         policy_file = tmp_path / "policy.yaml"
         policy_file.write_text(yaml.safe_dump(policy))
         operator = OperatorProcess(
             catalogue,
             tmp_path / "operator.log",
-            namespaces=[namespace],
+            namespaces=[namespace, *also_watch],
             policy=policy_file,
             extra_args=extra_args,
             env=env,

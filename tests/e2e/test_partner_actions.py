@@ -6,6 +6,7 @@ and an SMTP outage never holds up the lifecycle."""
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from seppmail_lifecycle.core.verification import verification_token
 from seppmail_lifecycle.devcluster.controlplane import ControlPlane
 from seppmail_lifecycle.runtime.mailer import ledger_name, parse_ledger
 from tests import manifests
+from tests.conftest import fresh_namespace
 from tests.e2e.conftest import StartOperator
 from tests.kube import apply, condition, get, items, merge_patch, wait_for
 from tests.operator_process import OperatorProcess
@@ -94,10 +96,8 @@ def test_provisioning_waits_for_the_txt_record_and_mails_exactly_once(
     assert "TXT" in mail["Subject"]
     assert action["expected"] in mail.text
     assert action["expected"] in mail.html
-    # The routing config is in place already: the gateway is ready when the MX record flips.
-    [routing] = items(catalogue, "configmaps", namespace, "lifecycle.seppmail.cloud/role=routing")
-    assert routing["data"]["domain"] == f"{name}.test"
-    assert routing["data"]["services"] == f"{name}-base=base\n{name}-sign-only=sign-only\n"
+    # No gateway accepts mail for a name before its owner proved it with the TXT record.
+    assert items(catalogue, "configmaps", namespace, "lifecycle.seppmail.cloud/role=routing") == []
 
     # The partner adds the record and presses "Refresh data".
     dns_server.set_txt(action["name"], action["expected"])
@@ -120,6 +120,10 @@ def test_provisioning_waits_for_the_txt_record_and_mails_exactly_once(
     assert domain["status"].get("pendingActions", []) == []
     assert condition(domain, "AwaitingPartner")["status"] == "False"
     assert domain["status"]["verification"]["verifiedAt"]
+    assert domain["status"]["verification"]["ownershipVerifiedAt"]
+    [routing] = items(catalogue, "configmaps", namespace, "lifecycle.seppmail.cloud/role=routing")
+    assert routing["data"]["domain"] == f"{name}.test"
+    assert routing["data"]["services"] == f"{name}-base=base\n{name}-sign-only=sign-only\n"
     wait_for(
         "the service provisioned",
         lambda: (
@@ -141,6 +145,63 @@ def test_provisioning_waits_for_the_txt_record_and_mails_exactly_once(
     assert {shard["metadata"]["name"] for shard in shards} <= {ledger_name(name, shard) for shard in LEDGER_SHARDS}
     entries = [entry for shard in shards for entry in parse_ledger(shard).values()]
     assert sorted(entry.state for entry in entries) == ["sent", "sent"]
+
+
+def test_a_squatter_ordering_the_name_first_never_routes_it_and_never_delays_the_owner(
+    catalogue: ControlPlane,
+    namespace: str,
+    start_operator: StartOperator,
+    dns_server: DnsServer,
+    mail_sink: MailSink,
+) -> None:
+    name = f"owned-{uuid.uuid4().hex[:6]}"  # names are unique cluster-wide, even in deleted namespaces
+    dns_server.set_mx(f"{name}.test", GATEWAY)
+    with fresh_namespace(catalogue) as rival:
+        start_operator(policy(dns_server, recheck="1s"), *smtp_args(mail_sink), also_watch=[rival])
+        # Another partner's tenant orders the name first; it cannot publish the TXT record.
+        apply(catalogue, rival, manifests.tenant("mallory"), manifests.domain("grab", "mallory", f"{name}.test"))
+        wait_for("the squatter awaiting its TXT record", lambda: provisioning_with_pending(catalogue, rival, "grab"))
+        time.sleep(1.1)  # clearly the older claim by its creation second
+        apply(catalogue, namespace, *order(name))
+        owner = wait_for(
+            "the owner provisioning (not held by the older claim)",
+            lambda: provisioning_with_pending(catalogue, namespace, name),
+        )
+        [action] = owner["status"]["pendingActions"]
+        dns_server.set_txt(action["name"], action["expected"])
+        owner = wait_for(
+            "the owner provisioned once its record is found",
+            lambda: (d := get(catalogue, "domains.lifecycle", namespace, name)) and _phase_is(d, "provisioned"),
+            timeout=8,
+        )
+        assert [(h.get("from"), h["to"]) for h in owner["status"]["history"]] == [
+            ("ordered", "confirmed"),
+            ("confirmed", "provisioning"),
+            ("provisioning", "provisioned"),
+        ]
+        squatter = wait_for(
+            "the squatter gives the name up",
+            lambda: (d := get(catalogue, "domains.lifecycle", rival, "grab")) and _phase_is(d, "ordered"),
+        )
+        confirmed = condition(squatter, "Confirmed")
+        assert (confirmed["status"], confirmed["reason"]) == ("False", "DomainConflict")
+        assert "claimed by a tenant of another partner, whose owner proved it in DNS" in confirmed["message"]
+        assert namespace not in confirmed["message"]
+        assert squatter["status"].get("pendingActions", []) == []
+        assert [h["to"] for h in squatter["status"]["history"]] == ["confirmed", "provisioning", "ordered"]
+        wait_for(
+            "the squatter's base service follows its domain",
+            lambda: _phase_is(get(catalogue, "services.lifecycle", rival, "grab-base") or {}, "ordered"),
+        )
+        # The squatter never had a routing config; the owner has the only one.
+        assert "Provisioned" not in {h["reason"] for h in squatter["status"]["history"]}
+        assert items(catalogue, "configmaps", rival, "lifecycle.seppmail.cloud/role=routing") == []
+        [routing] = items(catalogue, "configmaps", namespace, "lifecycle.seppmail.cloud/role=routing")
+        assert routing["data"]["tenant"] == name
+
+
+def _phase_is(body: Body, phase: str) -> Body | None:
+    return body if (body.get("status") or {}).get("phase") == phase else None
 
 
 def test_partner_action_mails_go_to_the_partners_admins_and_license_notices_to_the_tenant(

@@ -113,6 +113,11 @@ class DnsVerification(LifecycleModel):
     attempts: int = Field(default=0, ge=0, description="Checks that found a record missing, in a row.")
     last_checked_at: datetime | None = Field(default=None, description="When the records were last checked.")
     next_check_at: datetime | None = Field(default=None, description="When they are checked again.")
+    ownership_verified_at: datetime | None = Field(
+        default=None,
+        description="When the ownership record (TXT) was first found: from then on the name is this tenant's "
+        "and its routing is applied.",
+    )
     verified_at: datetime | None = Field(default=None, description="When every record was found.")
     refreshed_for: Annotated[str, StringConstraints(max_length=256)] | None = Field(
         default=None, description="The refresh annotation value last acted upon."

@@ -56,12 +56,21 @@ def dns_action(tenant_name: str, domain_name: str, records: Sequence[DnsRecord])
         for r in records
     )
     these = "these DNS records" if plural else "this DNS record"
+    types = {r.record_type for r in records}
+    # Mail is accepted for a name only once its owner proved it: MX switched earlier would bounce.
+    order = (
+        f"Create the TXT record first: seppmail.cloud accepts mail for {domain_name} from the moment it "
+        "finds it, and the MX records can point to seppmail.cloud from then on."
+        if {"TXT", "MX"} <= types
+        else ""
+    )
     text = (
         f"Hello,\n\n"
         f"To activate {domain_name} (tenant {tenant_name}) on seppmail.cloud, please create {these} "
         f"at the DNS provider of {domain_name}:\n\n"
         f"{listed}"
-        f"We check the records regularly and continue automatically once they are in place.\n\n"
+        + (f"{order}\n\n" if order else "")
+        + f"We check the records regularly and continue automatically once they are in place.\n\n"
         f"Kind regards,\n{SIGNATURE}\n"
     )
     tables = "".join(
@@ -73,6 +82,7 @@ def dns_action(tenant_name: str, domain_name: str, records: Sequence[DnsRecord])
         f"<p>To activate <strong>{escape(domain_name)}</strong> (tenant {escape(tenant_name)}) on seppmail.cloud, "
         f"please create {these} at the DNS provider of {escape(domain_name)}:</p>\n"
         + tables
+        + (f"<p>{escape(order)}</p>\n" if order else "")
         + "<p>We check the records regularly and continue automatically once they are in place.</p>\n"
     )
     return subject, text, _html_page(subject, body)

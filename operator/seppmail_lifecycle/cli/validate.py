@@ -21,7 +21,7 @@ import yaml
 from seppmail_lifecycle.api import KINDS_BY_NAME
 from seppmail_lifecycle.api.offline import check
 from seppmail_lifecycle.cli.files import load, manifest_files
-from seppmail_lifecycle.core.consistency import DomainClaim, check_domain, check_service
+from seppmail_lifecycle.core.consistency import DomainClaim, check_domain, check_service, claim_of
 from seppmail_lifecycle.core.model import Domain, Product, Service, Tenant
 from seppmail_lifecycle.kube.convert import parse
 
@@ -97,8 +97,7 @@ def _consistency(parsed: list[tuple[str, str, Any]]) -> list[Finding]:
     services: list[Service] = of_kind.get("Service", [])
     claims: dict[str, list[DomainClaim]] = {}  # by domain name, as the operator looks them up
     for d in domains:
-        claim = DomainClaim(d.meta.namespace or "", d.name, d.spec.tenant_ref.name, d.meta.created, d.meta.uid, True)
-        claims.setdefault(d.spec.domain_name, []).append(claim)
+        claims.setdefault(d.spec.domain_name, []).append(claim_of(d))
     findings: list[Finding] = []
     # Without a catalogue in the paths every product counts as known (the cluster has them).
     known = products or {s.spec.product: _placeholder(s.spec.product) for s in services}
@@ -108,7 +107,10 @@ def _consistency(parsed: list[tuple[str, str, Any]]) -> list[Finding]:
             s for s in services if s.meta.namespace == domain.meta.namespace and s.spec.domain_ref.name == domain.name
         ]
         tenant = tenants.get((domain.meta.namespace, domain.spec.tenant_ref.name))
-        failure = check_domain(domain, tenant, booked, known, claims[domain.spec.domain_name], "base")
+        # Offline nothing is proven yet: every second order of one name in the files is reported.
+        failure = check_domain(
+            domain, tenant, booked, known, claims[domain.spec.domain_name], "base", proof_required=False
+        )
         failures[(domain.meta.namespace, domain.name)] = failure
         if failure is not None and failure.reason not in BOOKED_BY_THE_OPERATOR:
             file = files[("Domain", domain.meta.namespace, domain.name)]

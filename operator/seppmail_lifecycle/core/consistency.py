@@ -11,6 +11,11 @@ from datetime import datetime
 from seppmail_lifecycle.api.states import OrderPhase
 from seppmail_lifecycle.core.model import Domain, Product, Service, Tenant
 from seppmail_lifecycle.core.order_machine import ENDING_PHASES
+from seppmail_lifecycle.core.verification import ownership_proven
+
+DOMAIN_CONFLICT = "DomainConflict"
+"""The reason of a domain whose name another claim holds: the one failure that also sends a
+provisioning domain back (its name was proven by another tenant first)."""
 
 
 @dataclass(frozen=True)
@@ -30,9 +35,27 @@ class DomainClaim:
     uid: str
     active: bool
     """False once the claim is given up (cancelled or deleted), so the name becomes free."""
+    proven: datetime | None = None
+    """Since when the claimant has proven the name is its own (``verification.ownership_proven``)."""
 
     def key(self) -> tuple[datetime, str]:
         return (self.created, self.uid)
+
+    def same_tenant(self, other: DomainClaim) -> bool:
+        return (self.namespace, self.tenant) == (other.namespace, other.tenant)
+
+
+def claim_of(domain: Domain) -> DomainClaim:
+    """The claim a Domain object makes on its name."""
+    return DomainClaim(
+        namespace=domain.meta.namespace or "",
+        name=domain.name,
+        tenant=domain.spec.tenant_ref.name,
+        created=domain.meta.created,
+        uid=domain.meta.uid,
+        active=domain.meta.deleted is None and domain.status.phase not in ENDING_PHASES,
+        proven=ownership_proven(domain.status),
+    )
 
 
 def is_cancel_requested(service: Service) -> bool:
@@ -45,14 +68,24 @@ def is_booked(service: Service) -> bool:
     return phase not in ENDING_PHASES and not is_cancel_requested(service)
 
 
-def conflicting_claim(domain: Domain, claims: Iterable[DomainClaim]) -> DomainClaim | None:
-    """The oldest active claim on the same name, if it is older than ours.
+def conflicting_claim(domain: Domain, claims: Iterable[DomainClaim], *, proof_required: bool) -> DomainClaim | None:
+    """The active claim on the same name that takes precedence over ours, if any.
 
-    Another tenant's claim blocks us; so does an older Domain of the same tenant (a duplicate
-    would give the gateways two routing configs for one name)."""
-    ours = (domain.meta.created, domain.meta.uid)
-    older = [c for c in claims if c.active and c.uid != domain.meta.uid and c.key() < ours]
-    return min(older, key=DomainClaim.key) if older else None
+    An older Domain of the same tenant always does (a duplicate would give the gateways two
+    routing configs for one name). Between tenants, when ownership must be proven by DNS, only a
+    proven claim does, and over ours only if it was proven first: ordering a name first gives a
+    squatter nothing, and the owner is never delayed by one. Without proof, the oldest claim wins."""
+    ours = claim_of(domain)
+
+    def precedes(other: DomainClaim) -> bool:
+        if not proof_required or other.same_tenant(ours):
+            return other.key() < ours.key()
+        if other.proven is None:
+            return False
+        return ours.proven is None or (other.proven, *other.key()) < (ours.proven, *ours.key())
+
+    rivals = [c for c in claims if c.active and c.uid != ours.uid and precedes(c)]
+    return min(rivals, key=lambda c: (c.proven or c.created, *c.key())) if rivals else None
 
 
 def check_domain(
@@ -62,30 +95,19 @@ def check_domain(
     products: Mapping[str, Product],
     claims: Iterable[DomainClaim],
     base_product: str,
+    *,
+    proof_required: bool,
 ) -> CheckFailure | None:
+    """``proof_required``: a name is won by proving it in DNS (policy ``dns.verify``)."""
     if tenant is None:
         return CheckFailure(
             "TenantNotFound",
             f"Tenant {domain.spec.tenant_ref.name!r} does not exist in this namespace: create it or fix "
             "spec.tenantRef.",
         )
-    conflict = conflicting_claim(domain, claims)
-    same_tenant = conflict is not None and (conflict.namespace, conflict.tenant) == (
-        domain.meta.namespace or "",
-        domain.spec.tenant_ref.name,
-    )
-    if conflict is not None and same_tenant:
-        return CheckFailure(
-            "DomainConflict",
-            f"{domain.spec.domain_name} is already ordered as Domain {conflict.name!r} of the same tenant; "
-            "book services on that Domain and delete this duplicate.",
-        )
+    conflict = conflicting_claim(domain, claims, proof_required=proof_required)
     if conflict is not None:
-        return CheckFailure(
-            "DomainConflict",
-            f"{domain.spec.domain_name} is already claimed by Domain {conflict.namespace}/{conflict.name} of "
-            f"tenant {conflict.tenant!r}, ordered earlier; this domain will not be deployed.",
-        )
+        return CheckFailure(DOMAIN_CONFLICT, _conflict_message(domain, conflict))
     if not any(s.spec.product == base_product and is_booked(s) for s in services):
         return CheckFailure(
             "BaseServiceMissing",
@@ -98,6 +120,27 @@ def check_domain(
             f"Product(s) {', '.join(needing)} need a GINA host: set spec.deploymentSettings.ginaHost.",
         )
     return None
+
+
+def _conflict_message(domain: Domain, conflict: DomainClaim) -> str:
+    name = domain.spec.domain_name
+    if conflict.same_tenant(claim_of(domain)):
+        return (
+            f"{name} is already ordered as Domain {conflict.name!r} of the same tenant; book services on that "
+            "Domain and delete this duplicate."
+        )
+    how = (
+        f"whose owner proved it in DNS at {conflict.proven.isoformat()}"
+        if conflict.proven is not None
+        else "ordered earlier"
+    )
+    # Another partner's objects are not named: which customers a partner has is its own business.
+    whose = (
+        f"Domain {conflict.name!r} of tenant {conflict.tenant!r}"
+        if conflict.namespace == (domain.meta.namespace or "")
+        else "a tenant of another partner"
+    )
+    return f"{name} is already claimed by {whose}, {how}; this domain will not be deployed."
 
 
 def _needs_gina(product: Product | None) -> bool:

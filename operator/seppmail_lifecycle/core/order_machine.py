@@ -31,6 +31,8 @@ TRANSITIONS: dict[tuple[P, OrderEvent], P] = {
     # A confirmed order whose check fails again (a dependency was cancelled) waits once more.
     (P.CONFIRMED, E.CHECK_FAILED): P.ORDERED,
     (P.CONFIRMED, E.DEPLOY): P.PROVISIONING,
+    # A provisioning order whose name another tenant proved in DNS first gives it up and waits.
+    (P.PROVISIONING, E.CHECK_FAILED): P.ORDERED,
     (P.PROVISIONING, E.APPLIED): P.PROVISIONED,
     **{(phase, E.CANCEL): P.CANCELLED for phase in _ACTIVE},
     (P.CANCELLED, E.REMOVAL_DUE): P.DEPROVISIONING,

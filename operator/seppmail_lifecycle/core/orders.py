@@ -28,6 +28,7 @@ from seppmail_lifecycle.core import conditions as c
 from seppmail_lifecycle.core.billing import EndBillingDate, billed_until, discount_label, end_billing_date
 from seppmail_lifecycle.core.conditions import Cond, Transition, append_history, merge_conditions
 from seppmail_lifecycle.core.consistency import (
+    DOMAIN_CONFLICT,
     CheckFailure,
     DomainClaim,
     check_domain,
@@ -55,6 +56,7 @@ from seppmail_lifecycle.core.verification import (
     check_due,
     describe,
     lookups,
+    ownership_verified,
     pending_actions,
     record_check,
     required_records,
@@ -544,7 +546,15 @@ def _decide_domain_phase(
     moving.removal_not_before = max(
         (t for s in world.services if (t := _runs_until(s, cancel, policy.zone)) is not None), default=None
     )
-    failure = check_domain(domain, world.tenant, world.services, world.products, world.claims, policy.base_product)
+    failure = check_domain(
+        domain,
+        world.tenant,
+        world.services,
+        world.products,
+        world.claims,
+        policy.base_product,
+        proof_required=policy.dns.verify,
+    )
     base = [s for s in world.services if s.spec.product == policy.base_product]
     expedited = _expedited(domain.meta, *(s.meta for s in base))
     for _ in range(len(P)):
@@ -552,7 +562,9 @@ def _decide_domain_phase(
             continue
         if moving.phase is P.ORDERED and failure is None:
             moving.move(OrderEvent.CHECK_PASSED, now, "The consistency check passed.")
-        elif moving.phase is P.CONFIRMED and failure is not None:
+        elif (moving.phase is P.CONFIRMED and failure is not None) or (
+            moving.phase is P.PROVISIONING and failure is not None and failure.reason == DOMAIN_CONFLICT
+        ):
             moving.move(OrderEvent.CHECK_FAILED, now, failure.message, warning=True)
         elif moving.phase is P.CONFIRMED and (
             trigger := _deploy_trigger(
@@ -614,7 +626,10 @@ def _decide_service(
             continue
         if moving.phase is P.ORDERED and failure is None and domain_phase in (P.CONFIRMED, *DEPLOYED_PHASES):
             moving.move(OrderEvent.CHECK_PASSED, now, "The consistency check passed.")
-        elif moving.phase is P.CONFIRMED and failure is not None:
+        elif (moving.phase is P.CONFIRMED and failure is not None) or (
+            # Its domain gave up its name (the only way a domain goes back from provisioning).
+            moving.phase is P.PROVISIONING and failure is not None and domain_phase is P.ORDERED
+        ):
             moving.move(OrderEvent.CHECK_FAILED, now, failure.message, warning=True)
         elif (
             moving.phase is P.CONFIRMED
@@ -902,11 +917,21 @@ def _number_services(domain: Domain, services: Sequence[Service]) -> tuple[dict[
 
 
 def _routing(
-    domain: Domain, phase: P, decisions: Sequence[Decision[ServiceStatus]], world: DomainWorld
+    domain: Domain,
+    moving: _Phase,
+    decisions: Sequence[Decision[ServiceStatus]],
+    world: DomainWorld,
+    policy: Policy,
 ) -> RoutingConfig | None:
     observed = world.routing
+    phase = moving.phase
     # A cancelled domain keeps routing only if it was deployed: cancelling never deploys.
     if phase not in (P.PROVISIONING, P.PROVISIONED) and not (phase is P.CANCELLED and observed is not None):
+        return None
+    # No gateway accepts mail for a name before its owner proved it: a squatter never routes.
+    status = moving.status
+    assert isinstance(status, DomainStatus)
+    if phase is P.PROVISIONING and policy.dns.verify and ownership_verified(status.verification) is None:
         return None
     routed = tuple(
         d.routed
@@ -992,7 +1017,7 @@ def decide_domain(world: DomainWorld, policy: Policy, now: datetime) -> DomainOu
 
     routing_action: ApplyRouting | RemoveRouting | None = None
     if domain is not None and domain_phase is not None:
-        desired = _routing(domain, domain_phase, service_decisions, world)
+        desired = _routing(domain, moving, service_decisions, world, policy)
         if desired is not None and desired != world.routing:
             routing_action = ApplyRouting(desired, world.namespace, domain.meta.uid)
             _processing(service_decisions, desired, world)

@@ -20,6 +20,8 @@ from seppmail_lifecycle.core.schedule import backoff
 
 REFRESH_ANNOTATION = f"{GROUP}/refresh"
 RecordType = Literal["TXT", "MX"]
+OWNERSHIP_RECORD: RecordType = "TXT"
+"""The record that proves the partner controls the name: its token is derived from the Domain's UID."""
 DnsLookup = tuple[RecordType, str]
 
 
@@ -53,7 +55,7 @@ def required_records(domain: Domain, policy: DnsPolicy) -> list[RequiredRecord]:
     name = domain.spec.domain_name
     records = [
         RequiredRecord(
-            "TXT",
+            OWNERSHIP_RECORD,
             f"{policy.verification_record}.{name}",
             f"seppmail-verification={verification_token(domain.meta.uid)}",
         )
@@ -122,13 +124,30 @@ def record_check(
     """The verification status after a check."""
     before = verification or DnsVerification()
     attempts = before.attempts + 1 if pending else 0
+    owner_found = not any(p.record_type == OWNERSHIP_RECORD for p in pending)
     return DnsVerification(
         attempts=attempts,
         last_checked_at=observation.at,
         next_check_at=observation.at + recheck_delay(attempts, policy) if pending else None,
+        # Once proven, ownership stays proven: the name is held by this claim, not re-won each check.
+        ownership_verified_at=ownership_verified(before) or (observation.at if owner_found else None),
         verified_at=None if pending else observation.at,
         refreshed_for=annotations.get(REFRESH_ANNOTATION, before.refreshed_for),
     )
+
+
+def ownership_verified(verification: DnsVerification | None) -> datetime | None:
+    """When the domain's owner proved it with the TXT record (a domain verified before that was
+    recorded on its own proved it with every record)."""
+    if verification is None:
+        return None
+    return verification.ownership_verified_at or verification.verified_at
+
+
+def ownership_proven(status: DomainStatus) -> datetime | None:
+    """Since when the domain's claim on its name is proven: by the TXT record, or by having been
+    deployed (provisioned while no proof was asked for)."""
+    return ownership_verified(status.verification) or status.provisioned_at
 
 
 def describe(pending: Sequence[PendingAction]) -> str:

@@ -62,6 +62,11 @@ def test_dns_action_lists_every_missing_record_in_one_mail() -> None:
     assert text.index("_seppmail.acme.ch") < text.index("mx1.seppmail.cloud")
     assert "Found so far: no record" in text  # the MX record
     assert html.count("<table") == 2
+    # Mail is accepted only once the TXT record proved the name: the MX records come second.
+    for part in (text, html):
+        assert "Create the TXT record first" in part
+    assert "TXT record first" not in templates.dns_action("Acme AG", "acme.ch", [MX])[1]
+    assert "TXT record first" not in templates.dns_action("Acme AG", "acme.ch", [TXT])[1]
 
 
 def test_dns_action_says_when_nothing_was_found() -> None:

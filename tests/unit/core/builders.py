@@ -24,7 +24,7 @@ from seppmail_lifecycle.api.product import ProductBilling, ProductSpec, ProductS
 from seppmail_lifecycle.api.service import Cancellation, Discount, ServiceSpec, ServiceStatus
 from seppmail_lifecycle.api.states import DeployRequestPhase, InvoiceState, OrderPhase
 from seppmail_lifecycle.api.tenant import TenantContact, TenantSpec, TenantStatus
-from seppmail_lifecycle.core.consistency import DomainClaim
+from seppmail_lifecycle.core.consistency import DomainClaim, claim_of
 from seppmail_lifecycle.core.invoicing import invoice_name, money
 from seppmail_lifecycle.core.model import (
     Contract,
@@ -210,6 +210,7 @@ def claim(
     created: datetime = CREATED,
     uid_: str | None = None,
     active: bool = True,
+    proven: datetime | None = None,
 ) -> DomainClaim:
     return DomainClaim(
         namespace=namespace,
@@ -218,19 +219,13 @@ def claim(
         created=created,
         uid=uid_ or uid("Domain", name, namespace),
         active=active,
+        proven=proven,
     )
 
 
 def own_claim(d: Domain) -> DomainClaim:
     """The claim a domain makes on its own name (the cluster-wide lookup always finds it)."""
-    return DomainClaim(
-        namespace=d.meta.namespace or "",
-        name=d.name,
-        tenant=d.spec.tenant_ref.name,
-        created=d.meta.created,
-        uid=d.meta.uid,
-        active=True,
-    )
+    return claim_of(d)
 
 
 def routing(*services: tuple[str, str], domain_name: str = DOMAIN_NAME, gina_host: str | None = None) -> RoutingConfig:

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
+from seppmail_lifecycle.api.domain import DnsVerification, DomainStatus
 from seppmail_lifecycle.api.states import OrderPhase as P
 from seppmail_lifecycle.core.consistency import (
     CheckFailure,
     DomainClaim,
     check_domain,
     check_service,
+    claim_of,
     conflicting_claim,
     is_booked,
     is_cancel_requested,
@@ -60,6 +62,13 @@ class DomainCase:
     products: Mapping[str, Product] = field(default_factory=lambda: PRODUCTS)
     claims: Sequence[DomainClaim] = ()
     base_product: str = "base"
+    proof_required: bool = False
+    hidden: tuple[str, ...] = ()
+    """What the message must not say (another partner's namespace and objects)."""
+
+
+def proven_status(at: datetime) -> DomainStatus:
+    return DomainStatus(phase=P.PROVISIONING, verification=DnsVerification(ownership_verified_at=at))
 
 
 DOMAIN_CASES = [
@@ -75,24 +84,26 @@ DOMAIN_CASES = [
         services=(),
         claims=(claim("x", created=OLDER),),
     ),
-    # DomainConflict
+    # DomainConflict, oldest claim wins (no proof asked for: policy dns.verify off)
     DomainCase(
-        "older-claim-of-another-tenant-wins",
+        "older-claim-of-another-partners-tenant-wins-unnamed",
         "DomainConflict",
-        (DOMAIN_NAME, "partner-b/other-acme", "'other'"),
+        (DOMAIN_NAME, "a tenant of another partner", "ordered earlier"),
         claims=(own_claim(domain()), claim("other-acme", created=OLDER)),
+        hidden=("partner-b", "other-acme", "'other'"),
     ),
     DomainCase(
-        "older-claim-of-another-tenant-in-this-namespace",
+        "older-claim-of-another-tenant-in-this-namespace-is-named",
         "DomainConflict",
-        (f"{NS}/rival-acme", "'rival'"),
+        ("Domain 'rival-acme' of tenant 'rival'",),
         claims=(claim("rival-acme", tenant="rival", namespace=NS, created=OLDER),),
     ),
     DomainCase(
         "same-tenant-name-in-another-namespace-is-another-tenant",
         "DomainConflict",
-        ("partner-b/acme-com", "'acme'"),
+        ("a tenant of another partner",),
         claims=(claim("acme-com", tenant="acme", namespace="partner-b", created=OLDER),),
+        hidden=("partner-b",),
     ),
     DomainCase(
         "older-duplicate-of-the-same-tenant-is-a-conflict-too",
@@ -109,7 +120,7 @@ DOMAIN_CASES = [
     DomainCase(
         "equal-time-smaller-uid-wins",
         "DomainConflict",
-        ("partner-b/other-acme",),
+        (DOMAIN_NAME,),
         claims=(claim("other-acme", created=CREATED, uid_="uid-0000"),),
     ),
     DomainCase(
@@ -120,19 +131,57 @@ DOMAIN_CASES = [
     DomainCase(
         "the-oldest-of-several-older-claims-is-named",
         "DomainConflict",
-        ("partner-c/oldest", "'third'"),
+        ("Domain 'oldest' of tenant 'third'",),
         claims=(
-            claim("older", created=OLDER),
-            claim("oldest", tenant="third", namespace="partner-c", created=OLDER - timedelta(days=1)),
-            claim("given-up", tenant="fourth", created=OLDER - timedelta(days=2), active=False),
+            claim("older", tenant="second", namespace=NS, created=OLDER),
+            claim("oldest", tenant="third", namespace=NS, created=OLDER - timedelta(days=1)),
+            claim("given-up", tenant="fourth", namespace=NS, created=OLDER - timedelta(days=2), active=False),
         ),
     ),
     DomainCase(
         "conflict-is-checked-before-the-base-service",
         "DomainConflict",
-        ("partner-b/other-acme",),
+        (DOMAIN_NAME,),
         services=(),
         claims=(claim("other-acme", created=OLDER),),
+    ),
+    # DomainConflict, the name is won by proving it in DNS (dns.verify on)
+    DomainCase(
+        "an-unproven-older-claim-of-another-tenant-blocks-nothing",
+        None,
+        claims=(claim("squatter", created=OLDER),),
+        proof_required=True,
+    ),
+    DomainCase(
+        "a-proven-claim-of-another-tenant-blocks-an-unproven-one-even-if-younger",
+        "DomainConflict",
+        ("a tenant of another partner", f"proved it in DNS at {(T0 + timedelta(hours=1)).isoformat()}"),
+        domain=domain(created=OLDER),
+        claims=(claim("rightful", created=YOUNGER, proven=T0 + timedelta(hours=1)),),
+        proof_required=True,
+        hidden=("partner-b", "rightful"),
+    ),
+    DomainCase(
+        "between-proven-claims-the-first-proof-wins",
+        None,
+        domain=domain(status=proven_status(T0)),
+        claims=(claim("other", created=OLDER, proven=T0 + timedelta(minutes=1)),),
+        proof_required=True,
+    ),
+    DomainCase(
+        "between-proven-claims-the-later-proof-loses",
+        "DomainConflict",
+        (DOMAIN_NAME,),
+        domain=domain(status=proven_status(T0 + timedelta(minutes=1))),
+        claims=(claim("other", created=YOUNGER, proven=T0),),
+        proof_required=True,
+    ),
+    DomainCase(
+        "a-duplicate-of-the-same-tenant-needs-no-proof-to-block",
+        "DomainConflict",
+        ("'acme-com-old'", "same tenant"),
+        claims=(claim("acme-com-old", tenant="acme", namespace=NS, created=OLDER),),
+        proof_required=True,
     ),
     # BaseServiceMissing
     DomainCase("no-service-at-all", "BaseServiceMissing", ("'base'",), services=()),
@@ -203,7 +252,15 @@ DOMAIN_CASES = [
 
 @pytest.mark.parametrize("case", DOMAIN_CASES, ids=[c.id for c in DOMAIN_CASES])
 def test_check_domain(case: DomainCase) -> None:
-    failure = check_domain(case.domain, case.tenant, case.services, case.products, case.claims, case.base_product)
+    failure = check_domain(
+        case.domain,
+        case.tenant,
+        case.services,
+        case.products,
+        case.claims,
+        case.base_product,
+        proof_required=case.proof_required,
+    )
     if case.reason is None:
         assert failure is None
         return
@@ -211,6 +268,8 @@ def test_check_domain(case: DomainCase) -> None:
     assert failure.reason == case.reason
     for fragment in case.mentions:
         assert fragment in failure.message
+    for fragment in case.hidden:
+        assert fragment not in failure.message
 
 
 # ------------------------------------------------------------------------------------ check_service
@@ -405,21 +464,59 @@ def test_booked_and_cancel_requested(svc: Service, requested: bool, booked: bool
 
 def test_conflicting_claim_ignores_the_domains_own_claim_even_if_older_by_clock() -> None:
     d = domain()
-    own = DomainClaim(NS, d.name, "someone-else", OLDER, uid("Domain", d.name), True)
-    assert conflicting_claim(d, [own]) is None
+    own = DomainClaim(NS, d.name, "someone-else", OLDER, uid("Domain", d.name), True, proven=OLDER)
+    assert conflicting_claim(d, [own], proof_required=False) is None
+    assert conflicting_claim(d, [own], proof_required=True) is None
 
 
 def test_conflicting_claim_returns_the_oldest_older_claim() -> None:
     d = domain()
     oldest = claim("oldest", created=OLDER - timedelta(hours=1))
-    assert conflicting_claim(d, [claim("older", created=OLDER), oldest, claim("younger", created=YOUNGER)]) == oldest
+    claims = [claim("older", created=OLDER), oldest, claim("younger", created=YOUNGER)]
+    assert conflicting_claim(d, claims, proof_required=False) == oldest
+
+
+def test_with_proof_required_the_first_proven_claim_is_returned_whatever_its_age() -> None:
+    d = domain()
+    first = claim("first", created=YOUNGER, proven=T0)
+    second = claim("second", created=OLDER, proven=T0 + timedelta(hours=1))
+    claims = [claim("oldest-unproven", created=OLDER - timedelta(days=3)), second, first]
+    assert conflicting_claim(d, claims, proof_required=True) == first
 
 
 def test_the_younger_domain_is_confirmed_once_the_older_claim_is_given_up() -> None:
     d = domain()
     older = claim("other-acme", created=OLDER)
-    failure = check_domain(d, tenant(), [BASE], PRODUCTS, [older], "base")
+    failure = check_domain(d, tenant(), [BASE], PRODUCTS, [older], "base", proof_required=False)
     assert failure is not None
     assert failure.reason == "DomainConflict"
     given_up = DomainClaim(**{**older.__dict__, "active": False})
-    assert check_domain(d, tenant(), [BASE], PRODUCTS, [given_up], "base") is None
+    assert check_domain(d, tenant(), [BASE], PRODUCTS, [given_up], "base", proof_required=False) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "proven"),
+    [
+        (DomainStatus(), None),
+        (DomainStatus(phase=P.PROVISIONING, verification=DnsVerification(attempts=3)), None),
+        (DomainStatus(phase=P.PROVISIONING, verification=DnsVerification(ownership_verified_at=T0)), T0),
+        # Verified before ownership was recorded on its own: every record, the TXT one among them.
+        (DomainStatus(phase=P.PROVISIONED, verification=DnsVerification(verified_at=T0)), T0),
+        # Deployed while no proof was asked for: the name is held by the deployed domain.
+        (DomainStatus(phase=P.PROVISIONED, provisioned_at=T0), T0),
+    ],
+    ids=["new", "checked-not-found", "txt-found", "verified-before-ownership-was-recorded", "deployed-unverified"],
+)
+def test_claim_of_says_since_when_the_name_is_proven(status: DomainStatus, proven: datetime | None) -> None:
+    assert claim_of(domain(status=status)).proven == proven
+
+
+@pytest.mark.parametrize(
+    ("phase", "deleted", "active"),
+    [(None, None, True), (P.PROVISIONED, None, True), (P.CANCELLED, None, False), (P.ORDERED, T0, False)],
+    ids=["new", "provisioned", "cancelled", "deleted"],
+)
+def test_claim_of_is_given_up_once_cancelled_or_deleted(
+    phase: P | None, deleted: datetime | None, active: bool
+) -> None:
+    assert claim_of(domain(phase=phase, deleted=deleted)).active is active

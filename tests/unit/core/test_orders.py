@@ -25,6 +25,7 @@ from seppmail_lifecycle.api.service import SubscriptionStatus, Suspension
 from seppmail_lifecycle.api.states import InvoiceState
 from seppmail_lifecycle.api.states import OrderPhase as P
 from seppmail_lifecycle.core import conditions as c
+from seppmail_lifecycle.core.consistency import claim_of
 from seppmail_lifecycle.core.driver import Effect, LookUpDns, drive_sync, settle_domain
 from seppmail_lifecycle.core.ids import object_id
 from seppmail_lifecycle.core.license_effects import NONE as NO_LICENSE_EFFECTS
@@ -62,9 +63,11 @@ from .builders import (
     domain,
     invoice,
     line,
+    own_claim,
     product,
     routing,
     service,
+    tenant,
     with_meta,
     with_spec,
     world,
@@ -199,12 +202,17 @@ def assert_idempotent(w: DomainWorld, now: datetime, policy: Policy = POLICY) ->
     assert [d.status for d in again.services] == [s.status for s in w.services]
 
 
-def settle(w: DomainWorld, now: datetime, policy: Policy = POLICY) -> tuple[DomainWorld, list[Reconciled]]:
+def settle(
+    w: DomainWorld,
+    now: datetime,
+    policy: Policy = POLICY,
+    zone: Callable[[DomainWorld, datetime], DnsObservation] = zone_with_every_record,
+) -> tuple[DomainWorld, list[Reconciled]]:
     """Reconcile at one instant until nothing moves (the watch event of each write triggers the
     next reconcile, as in the operator)."""
     rounds = []
     for _ in range(3):
-        w, reconciled = reconcile(w, now, policy=policy)
+        w, reconciled = reconcile(w, now, zone, policy)
         rounds.append(reconciled)
         if not moves(reconciled) and not reconciled.effects:
             break
@@ -328,11 +336,11 @@ FAILING = [
         P.ORDERED,
     ),
     (
-        "domain-claimed-earlier-by-another-tenant",
-        world(base(), claims=[claim("other-acme", created=CREATED - timedelta(days=1))]),
+        "domain-proven-by-another-tenant",
+        world(base(), claims=[claim("other-acme", created=CREATED + timedelta(days=1), proven=T0)]),
         DOMAIN,
         "DomainConflict",
-        "partner-b/other-acme",
+        "already claimed by a tenant of another partner, whose owner proved it in DNS",
         P.ORDERED,
     ),
     ("no-base-service", world(sig()), DOMAIN, "BaseServiceMissing", "'base'", P.ORDERED),
@@ -409,12 +417,107 @@ def test_a_confirmed_domain_and_its_services_go_back_to_ordered_when_the_tenant_
     assert cond(w, "acme-sig", "Confirmed").reason == "TenantNotFound"
 
 
-def test_a_younger_domain_waits_until_the_older_claim_is_given_up() -> None:
-    older = claim("other-acme", created=CREATED - timedelta(days=1))
+def test_a_domain_waits_until_the_proven_claim_is_given_up() -> None:
+    older = claim("other-acme", created=CREATED - timedelta(days=1), proven=T0 - timedelta(hours=1))
     w, _ = settle(world(base(), claims=[older]), T0)
     assert phases(w)[DOMAIN] is P.ORDERED
     w, _ = settle(replace(w, claims=(replace(older, active=False),)), T0 + timedelta(hours=1))
     assert phases(w)[DOMAIN] is P.CONFIRMED
+
+
+# --------------------------------------------------------------------------------------- squatters
+
+SQUATTER_NS = "partner-m"
+
+
+def _squatter_world(owner: DomainWorld | None = None) -> DomainWorld:
+    """mallory's order of the owner's name, made a day earlier from another partner's namespace."""
+    d = domain("acme-com", tenant="mallory", namespace=SQUATTER_NS, created=CREATED - timedelta(days=1))
+    claims = [claim_of(d)] + ([claim_of(owner.domain)] if owner is not None and owner.domain else [])
+    return world(
+        service("acme-base", namespace=SQUATTER_NS, created=d.meta.created),
+        domain=d,
+        tenant=tenant("mallory", namespace=SQUATTER_NS),
+        namespace=SQUATTER_NS,
+        claims=claims,
+    )
+
+
+def _owners_zone(owner: DomainWorld) -> Callable[[DomainWorld, datetime], DnsObservation]:
+    """The name's real DNS: the records the owner published, whoever asks."""
+    return lambda _w, now: zone_with_every_record(owner, now)
+
+
+def test_a_squatter_that_ordered_first_neither_blocks_nor_delays_the_owner() -> None:
+    alone, alone_rounds = settle(confirmed(base()), WINDOW)
+    squatter = _squatter_world()
+    squatter, _ = settle(squatter, T0, zone=_owners_zone(alone))
+    owner = world(base(), claims=[own_claim(domain()), claim_of(squatter.domain)])  # type: ignore[arg-type]
+    owner, _ = settle(owner, T0)
+    owner, rounds = settle(owner, WINDOW)
+    # Exactly what the owner does with no squatter around.
+    assert [moves(r) for r in rounds] == [moves(r) for r in alone_rounds]
+    assert set(phases(owner).values()) == {P.PROVISIONED}
+    assert owner.routing is not None
+    assert owner.routing.accepted
+    # The squatter deployed at the same window but cannot prove the name: it never routes.
+    squatter, squatter_rounds = settle(squatter, WINDOW, zone=_owners_zone(owner))
+    assert phases(squatter)[DOMAIN] is P.PROVISIONING
+    assert squatter.routing is None
+    assert all(r.routing is None for r in squatter_rounds)
+    assert squatter.domain is not None
+    assert squatter.domain.status.pending_actions[0].record_type == "TXT"
+    # Once the owner's proof is seen, the squatter gives the name up, services and all.
+    given_up = replace(squatter, claims=(claim_of(squatter.domain), claim_of(owner.domain)))  # type: ignore[arg-type]
+    given_up, last = settle(given_up, WINDOW + timedelta(minutes=1), zone=_owners_zone(owner))
+    assert set(phases(given_up).values()) == {P.ORDERED}
+    assert (cond(given_up, DOMAIN, "Confirmed").reason, cond(given_up, "acme-base", "Confirmed").reason) == (
+        "DomainConflict",
+        "DomainConflict",
+    )
+    message = cond(given_up, DOMAIN, "Confirmed").message
+    assert "a tenant of another partner" in message
+    assert NS not in message
+    assert given_up.domain is not None
+    assert given_up.domain.status.pending_actions == []
+    assert given_up.routing is None
+    assert all(r.routing is None for r in last)
+
+
+def _deploying_unchecked() -> DomainWorld:
+    """Deployment started at WINDOW, before any DNS lookup."""
+    w = confirmed(base())
+    deploying = decide_domain(w, POLICY, WINDOW)
+    assert deploying.routing is None
+    return replace(apply(w, deploying), routing=None)
+
+
+def test_routing_waits_for_the_ownership_record_and_not_for_the_mx() -> None:
+    w = _deploying_unchecked()
+    assert w.domain is not None
+    txt, mx = required_records(w.domain, POLICY.dns)[0], required_records(w.domain, POLICY.dns)[1:]
+
+    def only(*records: Any) -> Callable[[DomainWorld, datetime], DnsObservation]:
+        return lambda _w, now: DnsObservation(now, {(r.record_type, r.name): DnsAnswer((r.expected,)) for r in records})
+
+    nothing = decide(w, WINDOW, zone=only())
+    assert nothing.routing is None
+    mx_first = decide(w, WINDOW, zone=only(*mx))
+    assert mx_first.routing is None
+    proven = decide(w, WINDOW, zone=only(txt))
+    assert isinstance(proven.routing, ApplyRouting)
+    assert proven.domain is not None
+    assert proven.domain.status.phase is P.PROVISIONING
+    verification = proven.domain.status.verification
+    assert verification is not None
+    assert (verification.ownership_verified_at, verification.verified_at) == (WINDOW, None)
+
+
+def test_a_routing_applied_before_the_owner_proved_the_name_is_withdrawn() -> None:
+    w = _deploying_unchecked()
+    held = routing(("acme-base", "base"))
+    outcome = decide(replace(w, routing=held), WINDOW, zone=lambda _w, now: DnsObservation(now, {}))
+    assert isinstance(outcome.routing, RemoveRouting)
 
 
 def test_fixing_the_spec_confirms_and_records_the_generation() -> None:

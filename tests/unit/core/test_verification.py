@@ -19,6 +19,7 @@ from seppmail_lifecycle.core.verification import (
     DnsObservation,
     check_due,
     pending_actions,
+    record_check,
     required_records,
     verification_token,
 )
@@ -160,3 +161,19 @@ def test_without_verification_no_lookup_is_asked_for() -> None:
     assert dns_lookups_due(w, outcome, no_check, T0) == []
     assert outcome.domain is not None
     assert outcome.domain.status.phase is P.PROVISIONED
+
+
+def test_ownership_is_recorded_when_the_txt_record_is_found_and_stays_proven() -> None:
+    d = domain()
+    token = f"seppmail-verification={verification_token(d.meta.uid)}"
+    records = required_records(d, DNS)
+    unproven = _observation(mx=("mx1.gateway.test",))
+    first = record_check(None, pending_actions(records, unproven), unproven, {}, DNS)
+    assert first.ownership_verified_at is None
+    txt_only = _observation(txt=(token,))
+    second = record_check(first, pending_actions(records, txt_only), txt_only, {}, DNS)
+    assert (second.ownership_verified_at, second.verified_at) == (T0, None)
+    # The record taken away again (or a lookup failing) does not undo the proof.
+    later = replace(_observation(error="SERVFAIL"), at=T0 + timedelta(hours=1))
+    third = record_check(second, pending_actions(records, later), later, {}, DNS)
+    assert third.ownership_verified_at == T0

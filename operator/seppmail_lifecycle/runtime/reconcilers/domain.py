@@ -9,13 +9,12 @@ from typing import Any
 from seppmail_lifecycle import API_VERSION
 from seppmail_lifecycle.backend.labels import MANAGED_BY, MANAGER, label_value
 from seppmail_lifecycle.backend.routing_configmap import from_configmap
-from seppmail_lifecycle.core.consistency import DomainClaim
+from seppmail_lifecycle.core.consistency import DomainClaim, claim_of
 from seppmail_lifecycle.core.driver import Effect, EffectFailed, drive, settle_domain
 from seppmail_lifecycle.core.ids import derived_name
 from seppmail_lifecycle.core.license_effects import NONE as NO_LICENSE_EFFECTS
 from seppmail_lifecycle.core.license_effects import license_effects
 from seppmail_lifecycle.core.model import Contract, DeployRequest, Domain, Product, Service
-from seppmail_lifecycle.core.order_machine import ENDING_PHASES
 from seppmail_lifecycle.core.orders import DomainOutcome, DomainWorld, finalizer_wanted
 from seppmail_lifecycle.core.routing import RoutingConfig
 from seppmail_lifecycle.kube.convert import controller_reference
@@ -37,17 +36,6 @@ def routing_of(store: Store, namespace: str, domain_object: str) -> RoutingConfi
     return None
 
 
-def _claim(other: Domain) -> DomainClaim:
-    return DomainClaim(
-        namespace=other.meta.namespace or "",
-        name=other.name,
-        tenant=other.spec.tenant_ref.name,
-        created=other.meta.created,
-        uid=other.meta.uid,
-        active=other.meta.deleted is None and other.status.phase not in ENDING_PHASES,
-    )
-
-
 def gather_domain(store: Store, namespace: str, name: str) -> tuple[DomainWorld, list[tuple[str, Entry]]]:
     """Everything the domain's decision reads, and the entries whose spec cannot be read."""
     invalid: list[tuple[str, Entry]] = []
@@ -66,7 +54,7 @@ def gather_domain(store: Store, namespace: str, name: str) -> tuple[DomainWorld,
     if domain is not None:
         tenant_entry = store.get("Tenant", namespace, domain.spec.tenant_ref.name)
         tenant = tenant_entry.obj if tenant_entry else None
-        claims = tuple(_claim(other) for other in store.objects("domains_by_name", domain.spec.domain_name))
+        claims = tuple(claim_of(other) for other in store.objects("domains_by_name", domain.spec.domain_name))
     requests: list[DeployRequest] = [
         request
         for request in store.objects("deployrequests_by_namespace", namespace)
