@@ -251,6 +251,24 @@ INVALID: list[InvalidCase] = [
         "spec.tenantRef.namespace",
     ),
     InvalidCase(
+        "service-domain-in-other-namespace",
+        "Service",
+        {"spec.domainRef": {"name": "d1", "namespace": "other-partner"}},
+        "spec.domainRef.namespace",
+    ),
+    InvalidCase(
+        "service-contract-in-other-namespace",
+        "Service",
+        {"spec.contractRef": {"name": "c1", "namespace": "other-partner"}},
+        "spec.contractRef.namespace",
+    ),
+    InvalidCase(
+        "contract-tenant-in-other-namespace",
+        "Contract",
+        {"spec.tenantRef": {"name": "t1", "namespace": "other-partner"}},
+        "spec.tenantRef.namespace",
+    ),
+    InvalidCase(
         "payment-invoice-in-other-namespace",
         "Payment",
         {"spec.invoiceRef": {"name": "c1-20270101-r1", "namespace": "other-partner"}},
