@@ -5,6 +5,7 @@ deadlines to the second. (What the API server refuses, naming the field, is the 
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -140,3 +141,63 @@ def test_accepted_nonsense_is_reported_by_conditions_while_others_keep_their_dea
     report.add("hostile manifests the API server refuses, naming the field", len(manifests.INVALID) + 1)
     report.add("forbidden updates the API server refuses", len(manifests.FORBIDDEN_UPDATES))
     report.add("license transitions off time beside hostile input", len(late))
+
+
+def test_a_status_written_by_someone_else_is_taken_as_written_and_reported(
+    catalogue: ControlPlane, namespace: str, start_operator: StartOperator, report: Report
+) -> None:
+    start_operator(POLICY)
+    apply(catalogue, namespace, manifests.tenant("edited"), manifests.domain("edited"))
+    domain = wait_for(
+        "the domain provisioned",
+        lambda: (d := get(catalogue, "domains.lifecycle", namespace, "edited")) and _phase(d) == "provisioned" and d,
+    )
+    # The operator's own status writes carry its field manager: what tells them from anyone else's.
+    shown = catalogue.kubectl(
+        "get", "-n", namespace, "domains.lifecycle", "edited", "-o", "json", "--show-managed-fields"
+    ).stdout
+    managed = json.loads(shown)["metadata"]["managedFields"]
+    writers = {e["manager"] for e in managed if e.get("subresource") == "status"}
+    assert writers == {"seppmail-lifecycle"}
+    assert "StatusEdited" not in {c["type"] for c in domain["status"]["conditions"]}
+
+    # A cluster admin (who may) writes a status the schema accepts but the operator never wrote.
+    catalogue.kubectl(
+        "patch",
+        "-n",
+        namespace,
+        "domains.lifecycle",
+        "edited",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        '{"status": {"lastServiceNumber": 41}}',
+    )
+    report.add("hostile: statuses written by others, reported")
+    edited = wait_for(
+        "the edit reported",
+        lambda: (
+            (d := get(catalogue, "domains.lifecycle", namespace, "edited"))
+            and any(c["type"] == "StatusEdited" for c in d["status"]["conditions"])
+            and d
+        ),
+    )
+    [reported] = [c for c in edited["status"]["conditions"] if c["type"] == "StatusEdited"]
+    assert (reported["status"], reported["reason"]) == ("True", "WrittenByAnotherManager")
+    assert reported["message"].startswith("status.lastServiceNumber written by 'kubectl-patch' at ")
+    assert "domains/status" in reported["message"]
+    ready = next(c for c in edited["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "True"  # nothing else about the domain changed
+    # Taken as written (it may be a repair): the next service is numbered after it.
+    apply(catalogue, namespace, manifests.service("edited-sign", "edited", "sign-only"))
+    numbered = wait_for(
+        "the next service numbered",
+        lambda: ((get(catalogue, "services.lifecycle", namespace, "edited-sign") or {}).get("status") or {}).get(
+            "number"
+        ),
+    )
+    assert numbered == 42
+
+
+def _phase(body: dict[str, Any]) -> str | None:
+    return (body.get("status") or {}).get("phase")

@@ -16,7 +16,9 @@ from typing import Any
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from seppmail_lifecycle import __version__
 from seppmail_lifecycle.api.kinds import KindInfo
+from seppmail_lifecycle.core.status_edits import FIELD_MANAGER
 from seppmail_lifecycle.kube.errors import AlreadyExists, Conflict, NotFound, api_errors
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -94,6 +96,9 @@ class KubeClient:
         # Many concurrent status writes during bulk imports; aiohttp's default pool is 100.
         configuration.connection_pool_maxsize = 64
         api = BackpressureApiClient(configuration)
+        # The API server names a write's field manager after the user agent's product: what tells
+        # the operator's status writes from anyone else's (core.status_edits).
+        api.user_agent = f"{FIELD_MANAGER}/{__version__}"
         if not proxy_configured(os.environ):
             # kubernetes_asyncio opens its session with trust_env=True: every request then looks up
             # ~/.netrc and the proxy variables in a thread of its own (two thread hops per write,

@@ -21,6 +21,7 @@ from seppmail_lifecycle.api import KINDS_BY_NAME
 from seppmail_lifecycle.api.kinds import KindInfo
 from seppmail_lifecycle.core.conditions import READY, is_true
 from seppmail_lifecycle.core.model import Obj
+from seppmail_lifecycle.core.status_edits import StatusEdit, status_edit
 from seppmail_lifecycle.kube.affinity import ThreadAffinity
 from seppmail_lifecycle.kube.convert import Body, InvalidObject, normalized_status, parse, status_body, stored_obj
 
@@ -94,7 +95,7 @@ class Entry:
     ``obj`` its typed view (parsed again when it was released), or None when its spec cannot be
     read (``error`` says why) or it is a ConfigMap."""
 
-    __slots__ = ("_info", "_obj", "_recent", "_status", "error", "raw")
+    __slots__ = ("_info", "_obj", "_recent", "_status", "error", "raw", "status_edit")
 
     def __init__(
         self,
@@ -108,6 +109,8 @@ class Entry:
     ) -> None:
         self.raw = raw
         self.error = error
+        self.status_edit: StatusEdit | None = None
+        """Status fields another field manager wrote (read before managedFields are dropped)."""
         self._obj = obj
         self._info = info
         self._status = status  # the status as read, when ``raw`` goes without it
@@ -240,6 +243,7 @@ class Store:
             return None
         key = key_of(body)
         self._unindex(kind, key)
+        edit = status_edit(body["metadata"].get("managedFields"))
         body = lean(body)
         if kind in (ROUTING, NAMESPACE):
             entry = Entry(body, None, None)
@@ -256,6 +260,7 @@ class Store:
                     entry = Entry(kept, obj, None, info=info, status=compact, recent=self._recent)
                 else:  # a status this version cannot read stays as it is, for the writer to replace
                     entry = Entry(body, obj, None)
+        entry.status_edit = edit
         self._entries[kind][key] = entry
         if uid := body["metadata"].get("uid"):
             self._uids.add(uid)

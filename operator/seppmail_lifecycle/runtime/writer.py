@@ -22,6 +22,7 @@ from seppmail_lifecycle.api import KINDS_BY_NAME
 from seppmail_lifecycle.api.common import StatusBase
 from seppmail_lifecycle.api.kinds import KindInfo
 from seppmail_lifecycle.core.conditions import Transition, invalid_spec_status
+from seppmail_lifecycle.core.status_edits import has_edit_condition, mark_status_edit
 from seppmail_lifecycle.kube.convert import merge_patch, status_body
 from seppmail_lifecycle.kube.errors import AlreadyExists, Conflict, NotFound
 from seppmail_lifecycle.kube.events import MAX_MESSAGE
@@ -126,10 +127,14 @@ class StatusWriter:
     async def write_status(
         self, kind: str, entry: Entry, status: BaseModel, transitions: Sequence[Transition] = ()
     ) -> bool:
-        """Patch the status if it changed; True if it was written."""
+        """Patch the status if it changed; True if it was written. Status fields another field
+        manager wrote are reported on it (``core.status_edits``)."""
+        info = KINDS_BY_NAME[kind]
+        if isinstance(status, StatusBase) and (entry.status_edit is not None or has_edit_condition(status)):
+            generation = int(entry.raw["metadata"].get("generation", 1))
+            status = mark_status_edit(status, entry.status_edit, generation, info.plural)
         if entry.holds(status):
             return False
-        info = KINDS_BY_NAME[kind]
         new = status_body(status)
         held, normalized = entry.status(info)
         if new == normalized:
