@@ -197,6 +197,16 @@ def test_a_status_written_by_someone_else_is_taken_as_written_and_reported(
         ),
     )
     assert numbered == 42
+    # Writing 42 took the edited field over: the report goes with it.
+    wait_for(
+        "the report cleared",
+        lambda: (
+            not any(
+                c["type"] == "StatusEdited"
+                for c in get(catalogue, "domains.lifecycle", namespace, "edited")["status"]["conditions"]
+            )
+        ),
+    )
 
 
 def _phase(body: dict[str, Any]) -> str | None:

@@ -169,6 +169,15 @@ class StatusWriter:
                 reason=transitions[-1].reason,
                 message=transitions_message(transitions),
             )
+        written = self.store.get(kind, *key_of(result))
+        if (
+            written is not None
+            and written.status_edit is None
+            and isinstance(status, StatusBase)
+            and has_edit_condition(status)
+        ):
+            # This write took the last of another manager's fields over: the report goes with it.
+            await self.write_status(kind, written, status)
         return True
 
     async def write_invalid(self, kind: str, entry: Entry, now: datetime) -> None:
