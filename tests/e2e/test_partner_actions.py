@@ -18,7 +18,7 @@ from seppmail_lifecycle.runtime.mailer import ledger_name, parse_ledger
 from tests import manifests
 from tests.conftest import fresh_namespace
 from tests.e2e.conftest import StartOperator
-from tests.kube import apply, condition, get, items, merge_patch, wait_for
+from tests.kube import apply, condition, get, items, merge_patch, phase, wait_for
 from tests.operator_process import OperatorProcess
 from tests.servers import DnsServer, MailSink
 
@@ -169,20 +169,21 @@ def test_a_squatter_ordering_the_name_first_never_routes_it_and_never_delays_the
         )
         [action] = owner["status"]["pendingActions"]
         dns_server.set_txt(action["name"], action["expected"])
-        owner = wait_for(
+        wait_for(
             "the owner provisioned once its record is found",
-            lambda: (d := get(catalogue, "domains.lifecycle", namespace, name)) and _phase_is(d, "provisioned"),
+            lambda: phase(catalogue, "domains.lifecycle", namespace, name) == "provisioned",
             timeout=8,
         )
+        owner = get(catalogue, "domains.lifecycle", namespace, name)
         assert [(h.get("from"), h["to"]) for h in owner["status"]["history"]] == [
             ("ordered", "confirmed"),
             ("confirmed", "provisioning"),
             ("provisioning", "provisioned"),
         ]
-        squatter = wait_for(
-            "the squatter gives the name up",
-            lambda: (d := get(catalogue, "domains.lifecycle", rival, "grab")) and _phase_is(d, "ordered"),
+        wait_for(
+            "the squatter gives the name up", lambda: phase(catalogue, "domains.lifecycle", rival, "grab") == "ordered"
         )
+        squatter = get(catalogue, "domains.lifecycle", rival, "grab")
         confirmed = condition(squatter, "Confirmed")
         assert (confirmed["status"], confirmed["reason"]) == ("False", "DomainConflict")
         assert "claimed by a tenant of another partner, whose owner proved it in DNS" in confirmed["message"]
@@ -191,17 +192,13 @@ def test_a_squatter_ordering_the_name_first_never_routes_it_and_never_delays_the
         assert [h["to"] for h in squatter["status"]["history"]] == ["confirmed", "provisioning", "ordered"]
         wait_for(
             "the squatter's base service follows its domain",
-            lambda: _phase_is(get(catalogue, "services.lifecycle", rival, "grab-base") or {}, "ordered"),
+            lambda: phase(catalogue, "services.lifecycle", rival, "grab-base") == "ordered",
         )
         # The squatter never had a routing config; the owner has the only one.
         assert "Provisioned" not in {h["reason"] for h in squatter["status"]["history"]}
         assert items(catalogue, "configmaps", rival, "lifecycle.seppmail.cloud/role=routing") == []
         [routing] = items(catalogue, "configmaps", namespace, "lifecycle.seppmail.cloud/role=routing")
         assert routing["data"]["tenant"] == name
-
-
-def _phase_is(body: Body, phase: str) -> Body | None:
-    return body if (body.get("status") or {}).get("phase") == phase else None
 
 
 def test_partner_action_mails_go_to_the_partners_admins_and_license_notices_to_the_tenant(

@@ -17,7 +17,7 @@ from seppmail_lifecycle.devcluster.controlplane import ControlPlane
 from tests import manifests
 from tests.conftest import kubectl_error
 from tests.e2e.conftest import StartOperator
-from tests.kube import apply, get, refusal, wait_for
+from tests.kube import apply, condition, get, phase, refusal, wait_for
 from tests.reliability.conftest import Report
 
 pytestmark = pytest.mark.e2e
@@ -148,10 +148,10 @@ def test_a_status_written_by_someone_else_is_taken_as_written_and_reported(
 ) -> None:
     start_operator(POLICY)
     apply(catalogue, namespace, manifests.tenant("edited"), manifests.domain("edited"))
-    domain = wait_for(
-        "the domain provisioned",
-        lambda: (d := get(catalogue, "domains.lifecycle", namespace, "edited")) and _phase(d) == "provisioned" and d,
+    wait_for(
+        "the domain provisioned", lambda: phase(catalogue, "domains.lifecycle", namespace, "edited") == "provisioned"
     )
+    domain = get(catalogue, "domains.lifecycle", namespace, "edited")
     # The operator's own status writes carry its field manager: what tells them from anyone else's.
     shown = catalogue.kubectl(
         "get", "-n", namespace, "domains.lifecycle", "edited", "-o", "json", "--show-managed-fields"
@@ -159,7 +159,7 @@ def test_a_status_written_by_someone_else_is_taken_as_written_and_reported(
     managed = json.loads(shown)["metadata"]["managedFields"]
     writers = {e["manager"] for e in managed if e.get("subresource") == "status"}
     assert writers == {"seppmail-lifecycle"}
-    assert "StatusEdited" not in {c["type"] for c in domain["status"]["conditions"]}
+    assert condition(domain, "StatusEdited") is None
 
     # A cluster admin (who may) writes a status the schema accepts but the operator never wrote.
     catalogue.kubectl(
@@ -174,20 +174,16 @@ def test_a_status_written_by_someone_else_is_taken_as_written_and_reported(
         '{"status": {"lastServiceNumber": 41}}',
     )
     report.add("hostile: statuses written by others, reported")
-    edited = wait_for(
-        "the edit reported",
-        lambda: (
-            (d := get(catalogue, "domains.lifecycle", namespace, "edited"))
-            and any(c["type"] == "StatusEdited" for c in d["status"]["conditions"])
-            and d
-        ),
-    )
-    [reported] = [c for c in edited["status"]["conditions"] if c["type"] == "StatusEdited"]
-    assert (reported["status"], reported["reason"]) == ("True", "WrittenByAnotherManager")
-    assert reported["message"].startswith("status.lastServiceNumber written by 'kubectl-patch' at ")
-    assert "domains/status" in reported["message"]
-    ready = next(c for c in edited["status"]["conditions"] if c["type"] == "Ready")
-    assert ready["status"] == "True"  # nothing else about the domain changed
+
+    def reported() -> Any:
+        return condition(get(catalogue, "domains.lifecycle", namespace, "edited"), "StatusEdited")
+
+    reported_edit = wait_for("the edit reported", reported)
+    edited = get(catalogue, "domains.lifecycle", namespace, "edited")
+    assert (reported_edit["status"], reported_edit["reason"]) == ("True", "WrittenByAnotherManager")
+    assert reported_edit["message"].startswith("status.lastServiceNumber written by 'kubectl-patch' at ")
+    assert "domains/status" in reported_edit["message"]
+    assert condition(edited, "Ready")["status"] == "True"  # nothing else about the domain changed
     # Taken as written (it may be a repair): the next service is numbered after it.
     apply(catalogue, namespace, manifests.service("edited-sign", "edited", "sign-only"))
     numbered = wait_for(
@@ -198,16 +194,4 @@ def test_a_status_written_by_someone_else_is_taken_as_written_and_reported(
     )
     assert numbered == 42
     # Writing 42 took the edited field over: the report goes with it.
-    wait_for(
-        "the report cleared",
-        lambda: (
-            not any(
-                c["type"] == "StatusEdited"
-                for c in get(catalogue, "domains.lifecycle", namespace, "edited")["status"]["conditions"]
-            )
-        ),
-    )
-
-
-def _phase(body: dict[str, Any]) -> str | None:
-    return (body.get("status") or {}).get("phase")
+    wait_for("the report cleared", lambda: reported() is None)
