@@ -194,10 +194,16 @@ class MemoryApi:
             self._remove(CONFIGMAP, held)
 
     async def list_configmaps(self, label_selector: str, namespaces: Sequence[str] = ()) -> list[Body]:
+        # Equality terms (``k=v``) and inequality terms (``k!=v``: the label absent or another value).
         terms = [term.partition("=") for term in filter(None, label_selector.split(","))]
-        if not terms:
-            raise ValueError("the simulator lists ConfigMaps by label only")
+        equal = [(k, v) for k, _, v in terms if not k.endswith("!")]
+        unequal = [(k[:-1], v) for k, _, v in terms if k.endswith("!")]
+        if not equal:
+            raise ValueError("the simulator lists ConfigMaps by label equality only")
         found: set[ObjectKey] = set()
         for namespace in namespaces or sorted({ns for (ns, _, _) in self._labelled}):
-            found |= set.intersection(*(self._labelled.get((namespace, k, v), set()) for k, _, v in terms))
+            matching = set.intersection(*(self._labelled.get((namespace, k, v), set()) for k, v in equal))
+            for k, v in unequal:
+                matching -= self._labelled.get((namespace, k, v), set())
+            found |= matching
         return [_copy(self.objects[key]) for key in sorted(found)]

@@ -8,7 +8,7 @@ so both run the very same gatherers, plans and reconcilers.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -19,6 +19,7 @@ from seppmail_lifecycle.core.conditions import Transition
 from seppmail_lifecycle.kube.store import Entry, Store
 from seppmail_lifecycle.runtime.effects import Effects
 from seppmail_lifecycle.runtime.keys import Key
+from seppmail_lifecycle.runtime.tenant_locks import TenantLocks
 from seppmail_lifecycle.runtime.writer import EventSink
 
 Body = dict[str, Any]
@@ -50,3 +51,5 @@ class Context:
     """Decide this aggregate (again) as soon as a worker is free."""
     wake_at: Callable[[Key, datetime | None], None]
     """Decide this aggregate at its next deadline (replacing the previous one; None: none)."""
+    tenants: TenantLocks = field(default_factory=TenantLocks)
+    """A tenant's purge excludes its domains' reconciles (``runtime.tenant_locks``)."""

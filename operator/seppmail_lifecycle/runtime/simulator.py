@@ -187,6 +187,96 @@ def _name(body: Body) -> str:
     return f"{metadata['namespace']}/{metadata['name']}" if metadata.get("namespace") else metadata["name"]
 
 
+class Simulation:
+    """The operator's loop over an in-memory API and a virtual clock: built from the manifests
+    ``docs`` (created at ``start`` in ``namespace``), then ``run`` until a moment (and on from
+    there, if run again). What it holds (the API, store, context, engine) is open to tests that
+    step in between."""
+
+    def __init__(self, docs: Sequence[Body], policy: Policy, namespace: str, start: datetime) -> None:
+        self.clock = clock = VirtualClock(start)
+        self.timeline = timeline = Timeline()
+        self.store = store = Store()
+        self.queue = queue = VirtualQueue(clock)
+        self.engine: Engine | None = None
+        self.watched: list[tuple[str, Body, bool]] = []
+        """Watch events not delivered yet: as from the API server, they arrive after the write that
+        caused them returned (so the engine knows its own writes and ignores them, as the operator does)."""
+
+        def post_event(body: Body, *, type: str, reason: str, message: str) -> None:
+            # The writer's event of a status write says the path ("a -> b: ..."); the others say what was done.
+            what: Literal["transition", "event"] = "transition" if " -> " in message else "event"
+            timeline.entries.append(Entry(clock(), body["kind"], _name(body), what, reason, message))
+
+        self.api = api = MemoryApi(clock, self._on_change)
+        counters = Counters()
+        writer = StatusWriter(api, store, post_event, counters)
+        self.ctx = Context(
+            store=store,
+            policy=policy,
+            clock=clock,
+            effects=ClusterEffects(
+                ConfigMapBackend(api), EveryRecordResolver(store, policy), TimelineMailer(timeline, clock), counters
+            ),
+            writer=writer,
+            post_event=post_event,
+            enqueue=queue.add,
+            wake_at=queue.add_after,
+        )
+        for doc in docs:
+            kind = doc.get("kind", "")
+            info = KINDS_BY_NAME.get(kind)
+            if info is None:
+                raise ValueError(f"{_name(doc) if 'metadata' in doc else doc!r}: kind {kind!r} is not one of ours")
+            api.add(kind, namespace if info.namespaced else None, doc)
+        self.engine = Engine(self.ctx, queue, counters)
+        writer.on_written = self.engine.written
+        for key in catch_up_keys(store, [*KINDS_BY_NAME, ROUTING, NAMESPACE]):
+            queue.add(key)
+
+    def _on_change(self, kind: str, body: Body, deleted: bool) -> None:
+        # The watch: our kinds, and the routing ConfigMaps the backend writes.
+        if kind == CONFIGMAP:
+            labels = body["metadata"].get("labels") or {}
+            if labels.get(MANAGED_BY) != MANAGER or labels.get("lifecycle.seppmail.cloud/role") != "routing":
+                return
+            kind = ROUTING
+        if self.engine is not None:
+            self.watched.append((kind, body, deleted))
+        elif not deleted:
+            self.store.put(kind, body)
+
+    def deliver_watched(self) -> None:
+        """The watch events of the writes so far, into the engine."""
+        assert self.engine is not None
+        while self.watched:
+            kind, body, deleted = self.watched.pop(0)
+            self.engine.observe(kind, body, deleted=deleted)
+
+    async def run(self, until: datetime, progress: Callable[[datetime], None] | None = None) -> Timeline:
+        """Work until ``until``; the timeline of everything that happened. ``progress`` is told
+        each virtual time the clock jumps to."""
+        assert self.engine is not None
+        clock, queue, timeline = self.clock, self.queue, self.timeline
+        timeline.until = until
+        while True:
+            while (ready := queue.pop()) is not None:
+                timeline.reconciles += 1
+                if timeline.reconciles > MAX_STEPS:
+                    timeline.settled = False
+                    return timeline
+                await self.engine.process(ready)
+                self.deliver_watched()
+            due = queue.next_due()
+            if due is None or due > until:
+                timeline.objects = dict(self.api.objects)
+                return timeline
+            clock.now = max(clock.now, due)
+            if progress is not None:
+                progress(clock.now)
+            queue.release_due()
+
+
 async def simulate(
     docs: Sequence[Body],
     policy: Policy,
@@ -198,73 +288,4 @@ async def simulate(
     """Run the manifests ``docs`` (created at ``start`` in ``namespace``) through the operator's
     loop until ``until``; the timeline of everything that happened. ``progress`` is told each
     virtual time the clock jumps to."""
-    clock = VirtualClock(start)
-    timeline = Timeline(until=until)
-    store = Store()
-    queue = VirtualQueue(clock)
-    engine: Engine | None = None
-
-    watched: list[tuple[str, Body, bool]] = []
-    """Watch events not delivered yet: as from the API server, they arrive after the write that
-    caused them returned (so the engine knows its own writes and ignores them, as the operator does)."""
-
-    def on_change(kind: str, body: Body, deleted: bool) -> None:
-        # The watch: our kinds, and the routing ConfigMaps the backend writes.
-        if kind == CONFIGMAP:
-            labels = body["metadata"].get("labels") or {}
-            if labels.get(MANAGED_BY) != MANAGER or labels.get("lifecycle.seppmail.cloud/role") != "routing":
-                return
-            kind = ROUTING
-        if engine is not None:
-            watched.append((kind, body, deleted))
-        elif not deleted:
-            store.put(kind, body)
-
-    def post_event(body: Body, *, type: str, reason: str, message: str) -> None:
-        # The writer's event of a status write says the path ("a -> b: ..."); the others say what was done.
-        what: Literal["transition", "event"] = "transition" if " -> " in message else "event"
-        timeline.entries.append(Entry(clock(), body["kind"], _name(body), what, reason, message))
-
-    api = MemoryApi(clock, on_change)
-    counters = Counters()
-    writer = StatusWriter(api, store, post_event, counters)
-    ctx = Context(
-        store=store,
-        policy=policy,
-        clock=clock,
-        effects=ClusterEffects(
-            ConfigMapBackend(api), EveryRecordResolver(store, policy), TimelineMailer(timeline, clock), counters
-        ),
-        writer=writer,
-        post_event=post_event,
-        enqueue=queue.add,
-        wake_at=queue.add_after,
-    )
-    for doc in docs:
-        kind = doc.get("kind", "")
-        info = KINDS_BY_NAME.get(kind)
-        if info is None:
-            raise ValueError(f"{_name(doc) if 'metadata' in doc else doc!r}: kind {kind!r} is not one of ours")
-        api.add(kind, namespace if info.namespaced else None, doc)
-    engine = Engine(ctx, queue, counters)
-    writer.on_written = engine.written
-    for key in catch_up_keys(store, [*KINDS_BY_NAME, ROUTING, NAMESPACE]):
-        queue.add(key)
-    while True:
-        while (ready := queue.pop()) is not None:
-            timeline.reconciles += 1
-            if timeline.reconciles > MAX_STEPS:
-                timeline.settled = False
-                return timeline
-            await engine.process(ready)
-            while watched:
-                kind, body, deleted = watched.pop(0)
-                engine.observe(kind, body, deleted=deleted)
-        due = queue.next_due()
-        if due is None or due > until:
-            timeline.objects = dict(api.objects)
-            return timeline
-        clock.now = max(clock.now, due)
-        if progress is not None:
-            progress(clock.now)
-        queue.release_due()
+    return await Simulation(docs, policy, namespace, start).run(until, progress)

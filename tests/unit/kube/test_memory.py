@@ -94,3 +94,19 @@ def test_configmaps_are_listed_by_every_label_of_the_selector_in_the_namespaces_
     assert names(asyncio.run(api.list_configmaps("tenant=wayne", ["a"]))) == []
     asyncio.run(api.delete_configmap("a", "one"))
     assert names(asyncio.run(api.list_configmaps("app=x", ["a"]))) == ["two"]
+
+
+def test_a_selector_excludes_by_inequality_as_the_api_server_does() -> None:
+    """The purge's selector (``role!=mail-ledger``): a label absent or of another value matches."""
+    api, _ = world()
+    for name, labels in [
+        ("routing", {"app": "x", "role": "routing"}),
+        ("ledger", {"app": "x", "role": "mail-ledger"}),
+        ("plain", {"app": "x"}),
+    ]:
+        asyncio.run(api.apply_configmap("a", body(CONFIGMAP, name, metadata={"labels": labels}, data={})))
+    names = lambda found: [b["metadata"]["name"] for b in found]  # noqa: E731
+    assert names(asyncio.run(api.list_configmaps("app=x,role!=mail-ledger", ["a"]))) == ["plain", "routing"]
+    assert names(asyncio.run(api.list_configmaps("app=x,role!=routing,role!=mail-ledger"))) == ["plain"]
+    with pytest.raises(ValueError, match="equality"):
+        asyncio.run(api.list_configmaps("role!=routing"))

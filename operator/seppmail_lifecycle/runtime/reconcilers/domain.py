@@ -97,6 +97,15 @@ def contracts_of(store: Store, namespace: str, services: Sequence[Service]) -> d
 
 
 async def reconcile_domain(ctx: Context, namespace: str, name: str) -> None:
+    held = ctx.store.get("Domain", namespace, name)
+    tenant = held.obj.spec.tenant_ref.name if held is not None and held.obj is not None else None
+    # From gathering to writing: a purge of the tenant waits for this reconcile, or this one for
+    # the purge (``runtime.tenant_locks``). tenantRef is immutable, so it can be read before.
+    async with ctx.tenants.shared(namespace, tenant):
+        await _reconcile(ctx, namespace, name)
+
+
+async def _reconcile(ctx: Context, namespace: str, name: str) -> None:
     world, invalid = gather_domain(ctx.store, namespace, name)
     now = ctx.clock()
     for kind, entry in invalid:

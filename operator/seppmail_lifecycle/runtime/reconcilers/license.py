@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from typing import Any
 
 from seppmail_lifecycle.core.driver import Effect, PurgeTenant, drive, settle_license
@@ -25,18 +26,23 @@ async def reconcile_license(ctx: Context, namespace: str, name: str) -> None:
         if other.name != name
     ]
 
-    async def perform(effect: Effect) -> Any:
-        observed = await ctx.effects.perform(effect)
-        if isinstance(effect, PurgeTenant):
-            ctx.post_event(
-                entry.raw,
-                type="Warning",
-                reason="TenantPurged",
-                message=f"Deleted every backend object of tenant {effect.tenant!r} ({observed}) for good.",
-            )
-        return observed
+    async with AsyncExitStack() as purging:
 
-    plan = settle_license(license, tenant_entry.obj if tenant_entry else None, others, ctx.policy, now)
-    decided = await drive(plan, perform)
-    await ctx.writer.write_status("License", entry, decided.decision.status, decided.decision.transitions)
+        async def perform(effect: Effect) -> Any:
+            if isinstance(effect, PurgeTenant):
+                # Until the purge is written, no domain of the tenant may apply its routing.
+                await purging.enter_async_context(ctx.tenants.exclusive(namespace, effect.tenant))
+            observed = await ctx.effects.perform(effect)
+            if isinstance(effect, PurgeTenant):
+                ctx.post_event(
+                    entry.raw,
+                    type="Warning",
+                    reason="TenantPurged",
+                    message=f"Deleted every backend object of tenant {effect.tenant!r} ({observed}) for good.",
+                )
+            return observed
+
+        plan = settle_license(license, tenant_entry.obj if tenant_entry else None, others, ctx.policy, now)
+        decided = await drive(plan, perform)
+        await ctx.writer.write_status("License", entry, decided.decision.status, decided.decision.transitions)
     ctx.wake_at(("License", namespace, name), decided.wake_at)
