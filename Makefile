@@ -51,10 +51,11 @@ bench: $(STAMP) ## the benchmark at the targets' sizes (long): figures as median
 bench-quick: $(STAMP) ## the benchmark at laptop sizes (a few minutes)
 	$(PY) -m bench --quick
 
-crds: $(STAMP) ## regenerate crds/ from the pydantic models in operator/seppmail_lifecycle/api, and the Argo CD health keys
+crds: $(STAMP) ## regenerate crds/ from the pydantic models in operator/seppmail_lifecycle/api, the Argo CD health keys and the Flux healthCheckExprs
 	rm -f crds/*.yaml
 	$(PY) -m seppmail_lifecycle.api.crdgen crds
 	$(PY) -m seppmail_lifecycle.api.crdgen argocd charts/seppmail-lifecycle/argocd
+	$(PY) -m seppmail_lifecycle.api.crdgen flux charts/seppmail-lifecycle/flux
 
 run: $(STAMP) ## run the product: a cluster (yours, or a local one), CRDs, examples, the operator
 	$(PY) -m seppmail_lifecycle.devcluster.embedded --root . --policy manifests/demo-policy.yaml

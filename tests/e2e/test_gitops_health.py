@@ -1,8 +1,9 @@
 """How Argo CD and Flux judge live objects on the real control plane: the chart's Argo CD health
-check (Lua, in a real Lua VM) and cli-utils' kstatus (the Go library Flux's health checks use,
-built by the harness) on every object of a scenario that holds each kind in a telling state:
-settled, stalled on a mistake, waiting for the partner's DNS records, waiting for a payment,
-cancelled, and changed while no operator observed it."""
+check (Lua, in a real Lua VM), cli-utils' kstatus (the Go library Flux's health checks use) and
+Flux's own evaluation of the chart's healthCheckExprs (both built by the harness) on every object
+of a scenario that holds each kind in a telling state: settled, stalled on a mistake, waiting for
+the partner's DNS records, waiting for a payment, cancelled, and changed while no operator
+observed it."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from seppmail_lifecycle.core.verification import verification_token
 from seppmail_lifecycle.devcluster.controlplane import ControlPlane
 from tests import manifests
 from tests.e2e.conftest import StartOperator
-from tests.gitops import argocd_health, kstatus
+from tests.gitops import ARGO_TO_FLUX, argocd_health, flux_health, kstatus
 from tests.kube import apply, get, items, merge_patch, phase, wait_for
 from tests.servers import DnsServer
 
@@ -28,12 +29,15 @@ Body = dict[str, Any]
 
 
 def judged(plane: ControlPlane, namespace: str) -> dict[tuple[str, str], tuple[str, str, str]]:
-    """Every live object of ours: (kind, name) -> (Argo CD health, kstatus, Argo CD's message)."""
+    """Every live object of ours: (kind, name) -> (Argo CD health, kstatus, Argo CD's message).
+    Flux with the chart's healthCheckExprs must judge each as Argo CD does (``ARGO_TO_FLUX``)."""
     flux = kstatus(plane, namespace, OURS)
+    bodies = items(plane, OURS, namespace)
     verdicts = {}
-    for body in items(plane, OURS, namespace):
+    for body, (by_exprs, why) in zip(bodies, flux_health(bodies), strict=True):
         key = (body["kind"], body["metadata"]["name"])
         argo, message = argocd_health(body)
+        assert by_exprs == ARGO_TO_FLUX[argo], f"{key}: Argo CD {argo}, Flux's healthCheckExprs {by_exprs} {why}"
         verdicts[key] = (argo, flux[key][0], message)
     return verdicts
 

@@ -74,4 +74,4 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     size = os.environ.get("RELIABILITY_SIZE", "small")
     terminalreporter.write_line(f"sizes: {size} ({_SIZES}); RELIABILITY_SEED={_SIZES.seed} repeats the run")
     for name, value in sorted(_REPORT.figures.items()):
-        terminalreporter.write_line(f"  {name:<48} {value:>10,}")
+        terminalreporter.write_line(f"  {name:<66} {value:>10,}")

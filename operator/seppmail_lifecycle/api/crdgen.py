@@ -16,6 +16,7 @@ import yaml
 
 from seppmail_lifecycle.api import ALL_KINDS
 from seppmail_lifecycle.api.common import IMMUTABLE
+from seppmail_lifecycle.api.flux_health import health_check_exprs
 from seppmail_lifecycle.api.kinds import CATEGORY, KindInfo
 
 Schema = dict[str, Any]
@@ -204,17 +205,34 @@ def argocd_files(lua: str) -> dict[str, str]:
     return {"argocd-cm.yaml": ARGOCD_HEADER + _dump(patch), "values-argo-cd.yaml": ARGOCD_HEADER + _dump(values)}
 
 
-def _dump(doc: dict[str, Any]) -> str:
-    dumped: str = yaml.dump(doc, Dumper=_BlockDumper, sort_keys=False, width=120)
+def _dump(doc: dict[str, Any], width: int = 120) -> str:
+    dumped: str = yaml.dump(doc, Dumper=_BlockDumper, sort_keys=False, width=width)
     return dumped
 
 
 def write_argocd(directory: Path) -> list[Path]:
-    written = []
-    for name, text in argocd_files((directory / "health.lua").read_text()).items():
+    return write_generated(directory, argocd_files((directory / "health.lua").read_text()))
+
+
+FLUX_HEADER = """\
+# Generated from operator/seppmail_lifecycle/api/flux_health.py by `make crds`. Do not edit.
+# Flux 2.5+: the spec.healthCheckExprs of a Kustomization that applies lifecycle.seppmail.cloud
+# objects, so that `wait: true` judges them as the chart's Argo CD health check does (InProgress
+# while the operator works, Failed when the spec must be fixed, Current once decided, including
+# what waits for someone else: DNS records, a payment, a frozen license).
+"""
+
+
+def flux_files() -> dict[str, str]:
+    """What Flux needs: the ``healthCheckExprs`` entries of every kind, to put into a Kustomization."""
+    return {"health-check-exprs.yaml": FLUX_HEADER + _dump({"healthCheckExprs": health_check_exprs()}, width=100_000)}
+
+
+def write_generated(directory: Path, files: dict[str, str]) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
         (directory / name).write_text(text)
-        written.append(directory / name)
-    return written
+    return [directory / name for name in files]
 
 
 if __name__ == "__main__":
@@ -222,6 +240,9 @@ if __name__ == "__main__":
 
     if sys.argv[1:2] == ["argocd"]:
         for path in write_argocd(Path(sys.argv[2])):
+            print(path)
+    elif sys.argv[1:2] == ["flux"]:
+        for path in write_generated(Path(sys.argv[2]), flux_files()):
             print(path)
     else:
         target = Path(sys.argv[1] if len(sys.argv) > 1 else "crds")

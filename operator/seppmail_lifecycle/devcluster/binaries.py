@@ -15,7 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -273,25 +273,125 @@ func main() {
 def ensure_kstatus() -> Path | None:
     """A tiny checker built once from cli-utils' kstatus (the library Flux judges health with):
     reads a List on stdin, prints each object's verdict; None without the Go toolchain."""
-
-    def build(binary: Path) -> None:
-        source = binary.parent / "src"
-        source.mkdir(parents=True, exist_ok=True)
-        (source / "go.mod").write_text("module seppmail-lifecycle/kstatus\n\ngo 1.24\n")
-        (source / "main.go").write_text(KSTATUS_MAIN)
-        env, go = _go_env(), _go()
-        subprocess.run(
-            [go, "mod", "edit", f"-require=sigs.k8s.io/cli-utils@{CLI_UTILS_VERSION}"], cwd=source, env=env, check=True
-        )
-        subprocess.run([go, "mod", "tidy"], cwd=source, env=env, check=True)
-        partial = binary.with_name(".kstatus.partial")
-        subprocess.run(
-            [go, "build", "-trimpath", "-ldflags=-s -w", "-o", str(partial), "."], cwd=source, env=env, check=True
-        )
-        partial.rename(binary)
-
     return _built_once(
-        "kstatus", CLI_UTILS_VERSION, f"the kstatus checker from sigs.k8s.io/cli-utils {CLI_UTILS_VERSION}", build
+        "kstatus",
+        CLI_UTILS_VERSION,
+        f"the kstatus checker from sigs.k8s.io/cli-utils {CLI_UTILS_VERSION}",
+        lambda binary: _build_go_tool(binary, KSTATUS_MAIN, [f"sigs.k8s.io/cli-utils@{CLI_UTILS_VERSION}"]),
+    )
+
+
+FLUX_RUNTIME_VERSION = "v0.110.0"
+"""github.com/fluxcd/pkg/runtime: its ``cel`` package evaluates a Kustomization's ``healthCheckExprs``
+in kustomize-controller (the newest release that builds with the Go of this machine)."""
+
+FLUX_HEALTH_MAIN = """\
+// flux-health: the verdict of Flux's own CEL health check (fluxcd/pkg/runtime/cel, what
+// kustomize-controller runs for a Kustomization's spec.healthCheckExprs) on each object of a
+// Kubernetes List read from stdin, with the healthCheckExprs entries read from the file named by
+// the first argument (JSON), as JSON lines: kind, name, status, message (an evaluation error).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/fluxcd/pkg/apis/kustomize"
+	"github.com/fluxcd/pkg/runtime/cel"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+type verdict struct {
+	Kind    string `json:"kind"`
+	Name    string `json:"name"`
+	Status  string `json:"status"`
+	Message string `json:"message"`
+}
+
+func fail(what string, err error) {
+	fmt.Fprintln(os.Stderr, "flux-health:", what+":", err)
+	os.Exit(2)
+}
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: flux-health EXPRS.json < list.json")
+		os.Exit(2)
+	}
+	raw, err := os.ReadFile(os.Args[1])
+	if err != nil {
+		fail("reading the expressions", err)
+	}
+	var checks []kustomize.CustomHealthCheck
+	if err := json.Unmarshal(raw, &checks); err != nil {
+		fail("reading the expressions", err)
+	}
+	evaluators := map[string]*cel.StatusEvaluator{}
+	for i := range checks {
+		evaluator, err := cel.NewStatusEvaluator(&checks[i].HealthCheckExpressions)
+		if err != nil {
+			fail("compiling the expressions of "+checks[i].Kind, err)
+		}
+		evaluators[checks[i].APIVersion+"/"+checks[i].Kind] = evaluator
+	}
+	data, err := io.ReadAll(os.Stdin)
+	if err != nil {
+		fail("reading stdin", err)
+	}
+	var list unstructured.UnstructuredList
+	if err := list.UnmarshalJSON(data); err != nil {
+		fail("reading a List from stdin", err)
+	}
+	out := json.NewEncoder(os.Stdout)
+	for i := range list.Items {
+		object := &list.Items[i]
+		v := verdict{Kind: object.GetKind(), Name: object.GetName()}
+		evaluator, found := evaluators[object.GetAPIVersion()+"/"+object.GetKind()]
+		if !found {
+			v.Status, v.Message = "NoExpressions", "no healthCheckExprs entry for this kind"
+		} else if result, err := evaluator.Evaluate(context.Background(), object); err != nil {
+			v.Status, v.Message = "Unknown", err.Error()
+		} else {
+			v.Status, v.Message = string(result.Status), result.Message
+		}
+		if err := out.Encode(v); err != nil {
+			os.Exit(2)
+		}
+	}
+}
+"""
+
+
+def _build_go_tool(binary: Path, main: str, requires: Sequence[str]) -> None:
+    """Build a one-file Go program ``main`` that needs the modules ``requires`` into ``binary``."""
+    source = binary.parent / "src"
+    source.mkdir(parents=True, exist_ok=True)
+    (source / "go.mod").write_text(f"module seppmail-lifecycle/{binary.name}\n\ngo 1.24\n")
+    (source / "main.go").write_text(main)
+    env, go = _go_env(), _go()
+    for module in requires:
+        subprocess.run([go, "mod", "edit", f"-require={module}"], cwd=source, env=env, check=True)
+    subprocess.run([go, "mod", "tidy"], cwd=source, env=env, check=True)
+    partial = binary.with_name(f".{binary.name}.partial")
+    subprocess.run(
+        [go, "build", "-trimpath", "-ldflags=-s -w", "-o", str(partial), "."], cwd=source, env=env, check=True
+    )
+    partial.rename(binary)
+
+
+def ensure_flux_health() -> Path | None:
+    """A tiny checker built once from Flux's own CEL health evaluation: ``flux-health EXPRS.json``
+    reads a List on stdin and prints each object's verdict; None without the Go toolchain."""
+    return _built_once(
+        "flux-health",
+        FLUX_RUNTIME_VERSION,
+        f"the Flux health checker from github.com/fluxcd/pkg/runtime {FLUX_RUNTIME_VERSION}",
+        lambda binary: _build_go_tool(
+            binary, FLUX_HEALTH_MAIN, [f"github.com/fluxcd/pkg/runtime@{FLUX_RUNTIME_VERSION}"]
+        ),
     )
 
 
@@ -329,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     found = ensure_binaries()
     ensure_kstatus()  # the tests judge live objects with it, as Flux does
+    ensure_flux_health()  # and with Flux's own evaluation of the chart's healthCheckExprs
     if args.link:
         link_tools(found, args.link)
     print(found.directory)
