@@ -62,7 +62,10 @@ class ContractStatus(StatusBase):
     services: int | None = Field(default=None, ge=0, description="Services referring to the contract.")
     renewing: int | None = Field(default=None, ge=0, description="Of those, the ones renewing (auto-renew, billed).")
     open_invoice: ObjectName | None = Field(default=None, description="The invoice waiting for payment, if any.")
-    amount_due: Money | None = Field(default=None, description="What the open invoices total.")
+    amount_due: Money | None = Field(
+        default=None,
+        description="What is still owed: the open invoices' totals less the payments counted towards them.",
+    )
 
 
 INFO = KindInfo(
@@ -79,7 +82,7 @@ INFO = KindInfo(
         PrinterColumn("Auto Renew", ".spec.autoRenew", "boolean", "Renew automatically."),
         PrinterColumn("State", ".status.state", description="trial, active or expired."),
         PrinterColumn("Period End", ".status.currentPeriod.end", description="End of the current period (UTC)."),
-        PrinterColumn("Due", ".status.amountDue.amount", description="Total of the open invoices."),
+        PrinterColumn("Due", ".status.amountDue.amount", description="Still owed on the open invoices."),
         READY,
         NEXT_ACTION,
         NEXT_AT,

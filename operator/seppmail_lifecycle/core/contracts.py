@@ -143,7 +143,12 @@ def decide_contract(world: ContractWorld, policy: Policy, now: datetime) -> Cont
     )
     new_total = sum((D(n.spec.total.amount) for n in plan.create), D(0))
     open_names = {d.name for d in open_ones}
-    due = sum((D(i.spec.total.amount) for i in world.invoices if i.name in open_names), D(0))
+    # What is still owed: an open invoice's total less what was paid towards it (a partial
+    # payment keeps it open), and the invoices being created now.
+    due = sum(
+        (D(i.spec.total.amount) - paid_amount(i, world.payments) for i in world.invoices if i.name in open_names),
+        D(0),
+    )
     due += new_total
     status.open_invoice = plan.create[-1].name if plan.create else (open_ones[-1].name if open_ones else None)
     status.amount_due = Money(amount=money(due), currency=policy.billing.currency)

@@ -28,7 +28,14 @@ from seppmail_lifecycle.api.service import BillingStatus, Cancellation, Discount
 from seppmail_lifecycle.api.states import InvoiceState
 from seppmail_lifecycle.api.states import OrderPhase as P
 from seppmail_lifecycle.core.contracts import ContractOutcome, decide_contract, decide_payment
-from seppmail_lifecycle.core.invoicing import ContractWorld, ServiceTerm, invoice_name, money, service_term
+from seppmail_lifecycle.core.invoicing import (
+    ContractWorld,
+    ServiceTerm,
+    invoice_name,
+    money,
+    paid_amount,
+    service_term,
+)
 from seppmail_lifecycle.core.model import Contract, Invoice, Obj, Payment, Product, Service
 from seppmail_lifecycle.core.periods import local_day
 
@@ -957,7 +964,8 @@ def test_payments(
         assert (over.status, over.reason) == ("True", "Overpaid")
         assert f"by {overpaid} CHF" in over.message
     assert (ready.status, ready.reason) == (("True", "Paid") if state == "paid" else ("False", "AwaitingPayment"))
-    due = "0.00" if state == "paid" else "122.50"  # what the open invoices total
+    # What is still owed: the open invoice's total less what was paid towards it.
+    due = "0.00" if state == "paid" else money(D("122.50") - D(paid))
     assert books.contract.status.amount_due == Money(amount=due, currency="CHF")
 
 
@@ -1272,8 +1280,9 @@ class Simulation:
         # (c) At most one open invoice per period.
         starts = [i.spec.period.start for i in books.open()]
         assert len(starts) == len(set(starts))
-        # What is due is what the open invoices total; every total is the sum of its lines.
-        due = sum((D(i.spec.total.amount) for i in books.open()), D(0))
+        # What is due is what the open invoices total less what was paid towards them; every
+        # total is the sum of its lines.
+        due = sum((D(i.spec.total.amount) - paid_amount(i, books.payments) for i in books.open()), D(0))
         assert books.contract.status.amount_due == Money(amount=money(due), currency="CHF")
         for inv in books.invoices.values():
             assert D(inv.spec.total.amount) == sum((D(x.amount) for x in inv.spec.lines), D(0))
