@@ -62,6 +62,7 @@ def start_operator(catalogue: ControlPlane, namespace: str, tmp_path: Path) -> I
         *extra_args: str,
         env: dict[str, str] | None = None,
         also_watch: Sequence[str] = (),
+        kubeconfig: Path | None = None,
     ) -> OperatorProcess:
         policy_file = tmp_path / "policy.yaml"
         policy_file.write_text(yaml.safe_dump(policy))
@@ -72,6 +73,7 @@ def start_operator(catalogue: ControlPlane, namespace: str, tmp_path: Path) -> I
             policy=policy_file,
             extra_args=extra_args,
             env=env,
+            kubeconfig=kubeconfig,
         )
         operator.start()
         started.append(operator)

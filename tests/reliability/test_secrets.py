@@ -1,6 +1,7 @@
 """Nothing secret leaves the operator: the SMTP password (a wrong one that fails every login, then
-the right one), the kubeconfig's client key and certificate appear in none of its logs, the
-events, the status of any object, the mail ledger, the metrics or the health report."""
+the right one), the kubeconfig's client key and certificate, and a ServiceAccount token (what the
+operator authenticates with in a pod) appear in none of its logs (at debug level too), the events,
+the status of any object, the mail ledger, the metrics or the health report."""
 
 from __future__ import annotations
 
@@ -47,6 +48,23 @@ def _kubeconfig_secrets(path: Path) -> list[str]:
     return found
 
 
+def _token_kubeconfig(plane: ControlPlane, path: Path) -> Path:
+    """A kubeconfig that authenticates with a ServiceAccount token from the TokenRequest API, as
+    the operator's pod does (here bound to cluster-admin: what is tested is where the token goes)."""
+    account = "lifecycle-operator-token"
+    plane.kubectl("create", "serviceaccount", account, "-n", "default")
+    plane.kubectl(
+        "create", "clusterrolebinding", account, "--clusterrole=cluster-admin", f"--serviceaccount=default:{account}"
+    )
+    token = plane.kubectl("create", "token", account, "-n", "default", "--duration=1h").stdout.strip()
+    config = yaml.safe_load(plane.admin_kubeconfig.read_text())
+    for user in config["users"]:
+        user["user"] = {"token": token}
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
+
+
 def _everything_the_operator_wrote(plane: ControlPlane, namespace: str) -> str:
     parts = [json.dumps(items(plane, f"{plural}.lifecycle", namespace)) for plural in KINDS.values()]
     parts.append(json.dumps(items(plane, "events.events.k8s.io", namespace)))
@@ -72,7 +90,14 @@ def test_no_password_key_or_token_reaches_logs_events_status_ledger_or_metrics(
         seen = [failing.scrape(), json.dumps(failing.liveness())]
         failing.stop()
 
-        working = start_operator(POLICY, *smtp, env={"SMTP_USERNAME": "lifecycle", "SMTP_PASSWORD": right})
+        token = _token_kubeconfig(catalogue, tmp_path / "token.kubeconfig")
+        working = start_operator(
+            POLICY,
+            *smtp,
+            "--verbose",
+            env={"SMTP_USERNAME": "lifecycle", "SMTP_PASSWORD": right},
+            kubeconfig=token,
+        )
         sink.wait_for(1, timeout=30)
         seen += [working.scrape(), json.dumps(working.liveness())]
         with urllib.request.urlopen(working.metrics_url, timeout=5) as response:
@@ -82,7 +107,8 @@ def test_no_password_key_or_token_reaches_logs_events_status_ledger_or_metrics(
     text = "\n".join(seen)
 
     assert "LOGIN" in text  # the failure is reported (where it failed), without what was sent
-    checked = [right, wrong, *_kubeconfig_secrets(catalogue.admin_kubeconfig)]
+    assert working.liveness() is not None  # it ran on the token (a refused token never gets ready)
+    checked = [right, wrong, *_kubeconfig_secrets(catalogue.admin_kubeconfig), *_kubeconfig_secrets(token)]
     leaked = [secret[:12] + "..." for secret in checked if secret in text]
     assert leaked == []
     report.add("secrets looked for in logs, events, status, ledger and metrics", len(checked))
