@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.text import Text
@@ -36,8 +37,13 @@ class Node:
         return out
 
 
+def _when(at: datetime) -> str:
+    """A moment as kubectl prints one: RFC 3339 in UTC, to the second."""
+    return at.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
 def _next(nxt: NextTransition | None) -> str | None:
-    return f"{nxt.action} {nxt.at.isoformat()}" if nxt else None
+    return f"{nxt.action} {_when(nxt.at)}" if nxt else None
 
 
 def _ready(obj: Obj[Any, Any]) -> str | None:
@@ -88,7 +94,7 @@ def _contract(contract: Contract, invoices: Sequence[Invoice]) -> Node:
         {
             "interval": contract.spec.billing_interval,
             "state": status.state.value if status.state else None,
-            "periodEnd": status.current_period.end.isoformat() if status.current_period else None,
+            "periodEnd": _when(status.current_period.end) if status.current_period else None,
             "due": f"{status.amount_due.amount} {status.amount_due.currency}" if status.amount_due else None,
             "next": _next(status.next),
         },
@@ -116,7 +122,7 @@ def _license(license: License) -> Node:
         {
             "type": license.spec.type,
             "period": status.period.value if status.period else None,
-            "expiresAt": license.spec.expires_at.isoformat(),
+            "expiresAt": _when(license.spec.expires_at),
             "next": _next(status.next),
         },
     )
@@ -190,8 +196,8 @@ def label(node: Node) -> str:
         if key == "number":
             parts.append(f"#{value}")
         elif key in ("domains", "services", "tenants"):
-            parts.append(f"{value} {key}")
-        elif key in ("billingStart", "discount", "next", "due", "dueDate", "periodEnd", "expiresAt", "id"):
+            parts.append(f"{value} {key if value != 1 else key[:-1]}")
+        elif key in ("billingStart", "discount", "next", "due", "dueDate", "periodEnd", "expiresAt", "id", "ready"):
             parts.append(f"{key} {value}")
         else:
             parts.append(str(value))

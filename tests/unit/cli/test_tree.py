@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 from rich.console import Console
 
+from seppmail_lifecycle.api.common import NextTransition
 from seppmail_lifecycle.api.service import BillingStatus, SubscriptionStatus
 from seppmail_lifecycle.api.states import OrderPhase as P
 from seppmail_lifecycle.cli.tree import build, render
-from tests.unit.core.builders import contract, domain, invoice, line, service, tenant, with_status
+from tests.unit.core.builders import condition, contract, domain, invoice, line, service, tenant, with_status
 
 
 def test_the_tree_lists_tenants_domains_services_in_number_order_with_their_columns() -> None:
@@ -58,8 +59,22 @@ def test_the_tree_lists_tenants_domains_services_in_number_order_with_their_colu
     Console(file=out, width=200, color_system=None).print(render(root))
     text = out.getvalue()
     assert "Service acme-sig  #2  sig-only  provisioned  OK  billingStart 2026-11-02  discount 10 (nfr)" in text
-    assert "Tenant acme  Acme AG  id t-0001  1 domains  2 services" in text
+    assert "Tenant acme  Acme AG  id t-0001  1 domain  2 services" in text
     assert f"Invoice {paid.name}  2027-01-01 to 2027-01-31  100.00 CHF  paid" in text
+
+
+def test_the_tree_says_moments_to_the_second_in_utc_and_labels_readiness() -> None:
+    zurich = timezone(timedelta(hours=1))
+    acme = domain(phase=P.PROVISIONING)
+    acme = with_status(
+        acme,
+        next=NextTransition(action="RecheckDNS", at=datetime(2026, 12, 7, 15, 42, 30, 3827, tzinfo=zurich)),
+        conditions=[condition("Ready", "False", "AwaitingPartner")],
+    )
+    root = build("partner-a", [], [tenant("acme")], [acme], [])
+    out = io.StringIO()
+    Console(file=out, width=200, color_system=None).print(render(root))
+    assert "provisioning  ready False  next RecheckDNS 2026-12-07T14:42:30Z" in out.getvalue()
 
 
 def test_only_the_named_tenant_and_markup_in_names_is_printed_as_it_is() -> None:
