@@ -381,7 +381,8 @@ def _proration(
     service: Service, product: Product, world: ContractWorld, index: int, months: int, policy: Policy
 ) -> list[InvoiceLine]:
     """The days of period ``index`` a service that joined during it used, if not billed yet (the
-    whole first period for a service billed before its contract began without a trial)."""
+    whole first period for a service billed before its contract began without a trial), up to its
+    last billed day if it ended during the period."""
     contract, zone = world.contract, policy.zone
     joined = joined_at(service, zone)
     used = contract_period(contract, index, zone)
@@ -389,11 +390,14 @@ def _proration(
         return []
     if joined < used.start and not (index == 0 and contract_trial_end(contract, zone) is None):
         return []  # it joined earlier: renewed (or lapsed) for this period, not prorated
-    first, last = local_day(max(joined, used.start), zone), _last_day(used, zone)
-    if _already_billed(service.name, "proration", first, last, world.invoices):
+    first, period_last = local_day(max(joined, used.start), zone), _last_day(used, zone)
+    billing = service.status.billing
+    # Cancelled or removed during the period: until its last billed day.
+    last = min(period_last, billing.end) if billing is not None and billing.end is not None else period_last
+    if last < first or _already_billed(service.name, "proration", first, last, world.invoices):
         return []
     days = (last - first).days + 1
-    period_days = (last - local_day(used.start, zone)).days + 1
+    period_days = (period_last - local_day(used.start, zone)).days + 1
     unit = _unit_price(product, months)
     assert unit is not None
     return [
@@ -527,11 +531,14 @@ def plan_invoices(world: ContractWorld, policy: Policy, now: datetime) -> Invoic
         if _state(invoice) is InvoiceState.OPEN and _period_end(invoice, zone) <= now:
             close(invoice, "PeriodEnded", "Its period ended unpaid.")
     create: list[NewInvoice] = []
-    # Services being deployed, or booked so recently that more of the same commit may be on its
-    # way, join the invoice first, so that one invoice goes out, not a revision per service.
+    # Services being deployed, booked so recently that more of the same commit may be on its way,
+    # or changed and not decided again yet (a cancellation, auto-renew or users: what their decision
+    # writes, e.g. the end-billing date, changes the lines) join the invoice first, so that one
+    # invoice goes out, not a revision per step. Their status write decides the contract again.
     settled_at = max((s.meta.created for s in world.services), default=contract.meta.created) + COMMIT_SETTLES
     deploying = settled_at > now or any(
-        s.status.phase in (P.CONFIRMED, P.PROVISIONING) and s.spec.cancellation is None and s.meta.deleted is None
+        (s.status.phase in (P.CONFIRMED, P.PROVISIONING) and s.spec.cancellation is None and s.meta.deleted is None)
+        or s.status.observed_generation != s.meta.generation
         for s in world.services
     )
     # What is wanted follows from the states just decided: an invoice paid (or reimbursed) in this

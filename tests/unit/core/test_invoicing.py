@@ -97,8 +97,11 @@ def billed(
     cancelled: Cancellation | None = None,
     contract: str = CONTRACT,
 ) -> Service:
-    """A provisioned service of the contract, billed from ``start`` (None: not billed yet)."""
-    status = ServiceStatus(phase=P.PROVISIONED, billing=BillingStatus(start=start) if start else None)
+    """A provisioned service of the contract, billed from ``start`` (None: not billed yet), its
+    spec decided (observed)."""
+    status = ServiceStatus(
+        phase=P.PROVISIONED, billing=BillingStatus(start=start) if start else None, observed_generation=1
+    )
     svc = service(name, product, users=users, discount=discount, cancelled=cancelled, status=status)
     return with_spec(svc, contract_ref=LocalObjectRef(name=contract), auto_renew=auto_renew)
 
@@ -607,6 +610,56 @@ def test_a_discount_carries_its_reason_and_the_proration_says_its_days() -> None
     assert by["svc-a", "proration"].description == "seppmail.cloud base: 22 of 31 days (2027-01-10 to 2027-01-31)"
     assert by["svc-a", "proration"].amount == "60.32"  # 100 * 22/31 * 0.85 = 60.3225..., rounded once
     assert inv.spec.total.amount == "316.29"  # 85.00 + 60.32 + 100.00 + 70.97
+
+
+@pytest.mark.parametrize(
+    ("end", "days", "amount"),
+    [
+        (date(2027, 1, 15), "6 of 31 days (2027-01-10 to 2027-01-15)", "19.35"),  # 100 * 6/31
+        (date(2027, 1, 31), "22 of 31 days (2027-01-10 to 2027-01-31)", "70.97"),  # ended with the period
+        (date(2027, 3, 1), "22 of 31 days (2027-01-10 to 2027-01-31)", "70.97"),  # ends after it: the period's days
+    ],
+    ids=["removed-mid-period", "removed-at-its-end", "ends-later"],
+)
+def test_a_service_that_ended_in_the_period_it_joined_is_prorated_until_its_last_billed_day(
+    end: date, days: str, amount: str
+) -> None:
+    """Cancelled (its end-billing date) or removed by its tenant's purge (its last day in use)."""
+    removed = with_status(
+        billed(start=date(2027, 1, 10)), phase=P.DEPROVISIONED, billing=BillingStatus(start=date(2027, 1, 10), end=end)
+    )
+    books = Books.of(removed)
+    books.settle(utc(2027, 1, 18))
+    (inv,) = books.open()
+    assert [(x.kind, x.description, x.amount) for x in inv.spec.lines] == [
+        ("proration", f"seppmail.cloud base: {days}", amount)
+    ]
+
+
+def test_a_change_not_decided_yet_holds_the_invoice_so_that_one_revision_follows_it() -> None:
+    """A service's cancellation is seen by the contract before the service's own decision (its
+    end-billing date) is written: revising the invoice then would revise it again right after."""
+    books = Books.of(billed(start=date(2027, 1, 10)), billed("svc-b", start=date(2027, 1, 10)))
+    books.settle(utc(2027, 1, 18))
+    (first,) = books.open()
+    cancelled = with_meta(with_spec(books.services["svc-b"], cancellation=Cancellation()), generation=2)
+    books.services["svc-b"] = cancelled
+    held = books.settle(utc(2027, 1, 18, 1))
+    assert (changes(held), created(held)) == ([], [])
+    assert [i.name for i in books.open()] == [first.name]
+    # Decided: cancelled, billed until the end of the month.
+    books.services["svc-b"] = with_status(
+        cancelled,
+        observed_generation=2,
+        phase=P.CANCELLED,
+        billing=BillingStatus(start=date(2027, 1, 10), end=date(2027, 1, 20)),
+    )
+    rounds = books.settle(utc(2027, 1, 18, 2))
+    assert changes(rounds) == [(first.name, "void", "Superseded")]
+    (revised,) = books.open()
+    by = {(x.service, x.kind): x.description for x in revised.spec.lines}
+    assert ("svc-b", "renewal") not in by
+    assert by["svc-b", "proration"] == "seppmail.cloud base: 11 of 31 days (2027-01-10 to 2027-01-20)"
 
 
 def test_a_zero_discount_gives_no_reason() -> None:

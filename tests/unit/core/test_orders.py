@@ -1188,6 +1188,22 @@ def test_a_suspended_service_is_not_ready_and_the_gateways_limit_it(
     assert all(s.limited is None for s in w.routing.services)
 
 
+def test_a_purged_tenants_services_are_billed_until_their_last_day_in_use() -> None:
+    """Removed by the purge, not cancelled: their billing ends the day the purge removed them (an
+    open end billed them, and prorated them, for the rest of the period)."""
+    purge = WINDOW + timedelta(days=40, hours=3)
+    w = replace(standard(), license=LicenseEffects(frozen=True, purged_at=purge, license="acme-license"))
+    w, _ = settle(w, purge)
+    assert set(phases(w).values()) == {P.DEPROVISIONED}
+    for name in ("acme-base", "acme-sig", "acme-enc"):
+        billing = svc(w, name).status.billing
+        assert billing is not None
+        assert (billing.start, billing.end) == (WINDOW.date(), purge.date())
+    # Decided again later: the end stays the day of the purge.
+    w, _ = settle(w, purge + timedelta(days=5))
+    assert {svc(w, n).status.billing.end for n in ("acme-base", "acme-sig", "acme-enc")} == {purge.date()}  # type: ignore[union-attr]
+
+
 def test_a_confidential_domain_is_routed_as_confidential_and_can_be_switched_in_any_phase() -> None:
     w = provisioned(base(users=5), domain=domain(confidential=True))
     assert w.routing is not None

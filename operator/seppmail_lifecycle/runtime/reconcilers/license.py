@@ -38,7 +38,8 @@ async def reconcile_license(ctx: Context, namespace: str, name: str) -> None:
                     entry.raw,
                     type="Warning",
                     reason="TenantPurged",
-                    message=f"Deleted every backend object of tenant {effect.tenant!r} ({observed}) for good.",
+                    message=f"Deleted every backend object of tenant {effect.tenant!r} for good: "
+                    f"{observed} object{'' if observed == 1 else 's'}.",
                 )
             return observed
 
