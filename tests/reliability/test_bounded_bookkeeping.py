@@ -11,6 +11,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from seppmail_lifecycle.api.policy import MailPolicy
 from seppmail_lifecycle.backend.mail import SmtpSettings
 from seppmail_lifecycle.core.notifications import LEDGER_SHARDS, Notification, ledger_shard, ledger_slot, slot_owner
@@ -73,6 +75,9 @@ def _one_for_each_shard(uids: list[str], what: str) -> list[Notification]:
     return out
 
 
+# A hang guard that scales with the size: 10,000 mails through the real API server and SMTP took
+# close to the suite's 300 s on a slow day (the mails' own waits bound the test).
+@pytest.mark.timeout(900)
 async def test_ten_thousand_mails_of_one_tenant_go_out_once_each_in_a_bounded_ledger(
     crds: ControlPlane, namespace: str, client: KubeClient, mail_sink: MailSink, sizes: Sizes, report: Report
 ) -> None:
