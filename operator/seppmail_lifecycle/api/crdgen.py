@@ -3,7 +3,8 @@
 The models are the single source: pydantic's JSON Schema is turned into a structural OpenAPI v3
 schema (``$ref`` inlined, ``Optional`` unwrapped, titles dropped, immutability and CEL rules as
 ``x-kubernetes-validations``). ``crds/`` holds the output; a test fails when it is stale
-(``make crds`` regenerates it).
+(``make crds`` regenerates it). It also writes the chart's GitOps health files: the Argo CD
+``argocd-cm`` keys from ``health.lua``, and Flux's ``healthCheckExprs`` from ``flux_health``.
 """
 
 from __future__ import annotations
