@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from seppmail_lifecycle.api import KINDS_BY_NAME
 from seppmail_lifecycle.api.policy import Policy
 from seppmail_lifecycle.backend.base import Backend, DomainOwner
 from seppmail_lifecycle.core.routing import RoutingConfig
@@ -19,6 +20,7 @@ from seppmail_lifecycle.runtime.reconcilers.domain import reconcile_domain
 from seppmail_lifecycle.runtime.reconcilers.license import reconcile_license
 from seppmail_lifecycle.runtime.simulator import Simulation
 from seppmail_lifecycle.runtime.tenant_locks import TenantLocks
+from seppmail_lifecycle.runtime.writer import StaleObject
 from tests import manifests
 
 NS = "partner-a"
@@ -124,7 +126,9 @@ class HeldBackend:
         return await self.backend.purge_tenant(namespace, tenant)
 
 
-async def test_a_domain_reconcile_under_way_when_the_purge_is_due_does_not_route_the_purged_tenant() -> None:
+async def _purge_due_while_a_domain_applies() -> tuple[Simulation, HeldBackend, datetime]:
+    """A tenant whose license's purge is due now, and its domain's reconcile under way: it
+    gathered (not purged yet) and its routing apply is held in the backend."""
     policy = Policy.model_validate(
         {"autoDeploy": {"every": "1s", "offset": "0s"}, "dns": {"verify": False}, "license": {"freeze": "60s"}}
     )
@@ -142,18 +146,25 @@ async def test_a_domain_reconcile_under_way_when_the_purge_is_due_does_not_route
     # The same world again, up to the moment before the purge is due: frozen, routing blocked.
     simulation = Simulation([d for d in docs if d], policy, NS, START)
     await simulation.run(purged - timedelta(seconds=1))
-    api, ctx = simulation.api, simulation.ctx
-    routing = (CONFIGMAP, NS, "routing-acme")
-    assert api.objects[routing]["data"]["accepted"] == "false"
+    assert simulation.api.objects[ROUTING]["data"]["accepted"] == "false"
     # Something makes the domain apply its routing anew (here: the config removed by hand), just
     # as the purge falls due.
-    await api.delete_configmap(NS, "routing-acme")
+    await simulation.api.delete_configmap(NS, "routing-acme")
     simulation.deliver_watched()
     simulation.clock.now = purged
-    assert isinstance(ctx.effects, ClusterEffects)
-    held = HeldBackend(ctx.effects.backend)
-    ctx.effects.backend = held
+    effects = simulation.ctx.effects
+    assert isinstance(effects, ClusterEffects)
+    held = HeldBackend(effects.backend)
+    effects.backend = held
+    return simulation, held, purged
 
+
+ROUTING = (CONFIGMAP, NS, "routing-acme")
+
+
+async def test_a_domain_reconcile_under_way_when_the_purge_is_due_does_not_route_the_purged_tenant() -> None:
+    simulation, held, purged = await _purge_due_while_a_domain_applies()
+    api, ctx = simulation.api, simulation.ctx
     domain = asyncio.create_task(reconcile_domain(ctx, NS, "acme"))
     await asyncio.wait_for(held.applying.wait(), 1)  # gathered (not purged yet), now applying
     license = asyncio.create_task(reconcile_license(ctx, NS, "acme"))
@@ -161,11 +172,33 @@ async def test_a_domain_reconcile_under_way_when_the_purge_is_due_does_not_route
     held.release.set()
     await asyncio.gather(domain, license)
 
-    assert routing not in api.objects, "the purged tenant's routing was applied after its purge"
+    assert ROUTING not in api.objects, "the purged tenant's routing was applied after its purge"
     assert simulation.store.get("License", NS, "acme").obj.status.purged_at == purged  # type: ignore[union-attr]
     # The domain's next decision reads the purge: deprovisioned, nothing routed again.
     simulation.deliver_watched()
     await reconcile_domain(ctx, NS, "acme")
     assert api.objects[("Domain", NS, "acme")]["status"]["phase"] == "deprovisioned"
-    assert routing not in api.objects
+    assert ROUTING not in api.objects
+    assert len(ctx.tenants) == 0
+
+
+async def test_a_license_renewed_while_its_purge_waits_for_the_domains_is_decided_again_and_not_purged() -> None:
+    simulation, held, _ = await _purge_due_while_a_domain_applies()
+    api, ctx = simulation.api, simulation.ctx
+    domain = asyncio.create_task(reconcile_domain(ctx, NS, "acme"))
+    await asyncio.wait_for(held.applying.wait(), 1)
+    license = asyncio.create_task(reconcile_license(ctx, NS, "acme"))  # decided: purge due; waits
+    await _settle()
+    renewed = (START + timedelta(days=400)).isoformat().replace("+00:00", "Z")
+    await api.patch(KINDS_BY_NAME["License"], NS, "acme", {"spec": {"expiresAt": renewed}})
+    simulation.deliver_watched()
+    held.release.set()
+    done = await asyncio.gather(domain, license, return_exceptions=True)
+    assert done[0] is None
+    assert isinstance(done[1], StaleObject)  # the engine decides it again at once
+    assert api.objects[ROUTING]["data"]["accepted"] == "false"  # nothing purged
+    await reconcile_license(ctx, NS, "acme")
+    status = api.objects[("License", NS, "acme")]["status"]
+    assert "purgedAt" not in status
+    assert status["period"] != "Purged"
     assert len(ctx.tenants) == 0

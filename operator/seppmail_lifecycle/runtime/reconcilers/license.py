@@ -8,6 +8,7 @@ from typing import Any
 from seppmail_lifecycle.core.driver import Effect, PurgeTenant, drive, settle_license
 from seppmail_lifecycle.core.model import License
 from seppmail_lifecycle.runtime.context import Context
+from seppmail_lifecycle.runtime.writer import StaleObject
 
 
 async def reconcile_license(ctx: Context, namespace: str, name: str) -> None:
@@ -20,11 +21,9 @@ async def reconcile_license(ctx: Context, namespace: str, name: str) -> None:
         return
     license: License = entry.obj
     tenant_entry = ctx.store.get("Tenant", namespace, license.spec.tenant_ref.name)
-    others = [
-        other
-        for other in ctx.store.objects("licenses_by_tenant", (namespace, license.spec.tenant_ref.name))
-        if other.name != name
-    ]
+    tenant = license.spec.tenant_ref.name
+    others = [other for other in ctx.store.objects("licenses_by_tenant", (namespace, tenant)) if other.name != name]
+    gathered = _versions(ctx, namespace, tenant)
 
     async with AsyncExitStack() as purging:
 
@@ -32,6 +31,8 @@ async def reconcile_license(ctx: Context, namespace: str, name: str) -> None:
             if isinstance(effect, PurgeTenant):
                 # Until the purge is written, no domain of the tenant may apply its routing.
                 await purging.enter_async_context(ctx.tenants.exclusive(namespace, effect.tenant))
+                if _versions(ctx, namespace, tenant) != gathered:  # renewed while the domains finished?
+                    raise StaleObject(f"the licenses of tenant {tenant!r} changed before its purge; deciding again")
             observed = await ctx.effects.perform(effect)
             if isinstance(effect, PurgeTenant):
                 ctx.post_event(
@@ -47,3 +48,11 @@ async def reconcile_license(ctx: Context, namespace: str, name: str) -> None:
         decided = await drive(plan, perform)
         await ctx.writer.write_status("License", entry, decided.decision.status, decided.decision.transitions)
     ctx.wake_at(("License", namespace, name), decided.wake_at)
+
+
+def _versions(ctx: Context, namespace: str, tenant: str) -> dict[str, str | None]:
+    """The resourceVersion of each license of the tenant, as the store holds it."""
+    return {
+        entry.raw["metadata"]["name"]: entry.raw["metadata"].get("resourceVersion")
+        for entry in ctx.store.lookup("licenses_by_tenant", (namespace, tenant))
+    }
