@@ -536,7 +536,7 @@ def plan_invoices(world: ContractWorld, policy: Policy, now: datetime) -> Invoic
     # writes, e.g. the end-billing date, changes the lines) join the invoice first, so that one
     # invoice goes out, not a revision per step. Their status write decides the contract again.
     settled_at = max((s.meta.created for s in world.services), default=contract.meta.created) + COMMIT_SETTLES
-    deploying = settled_at > now or any(
+    settling = settled_at > now or any(
         (s.status.phase in (P.CONFIRMED, P.PROVISIONING) and s.spec.cancellation is None and s.meta.deleted is None)
         or s.status.observed_generation != s.meta.generation
         for s in world.services
@@ -546,7 +546,7 @@ def plan_invoices(world: ContractWorld, policy: Policy, now: datetime) -> Invoic
     decided = replace(world, invoices=tuple(invoices))
     for index in targets:
         target = contract_period(contract, index, zone)
-        if deploying and now < target.start:
+        if settling and now < target.start:
             continue  # at the latest when the period starts
         # One-time products go on the first invoice made (a one-time product booked mid-period is
         # invoiced for the current period at once).

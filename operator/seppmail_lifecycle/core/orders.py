@@ -679,11 +679,15 @@ def _decide_service(
                 moving.transitions.append(
                     Transition(None, moving.phase.value, "EndBillingDateAdjusted", cancel_message, warning=True)
                 )
-    elif moving.phase is P.DEPROVISIONED and status.billing is not None and status.billing.start is not None:
+    elif (
+        moving.phase is P.DEPROVISIONED
+        and status.billing is not None
+        and status.billing.start is not None
+        and status.billing.end is None
+        and (last_used := _last_day_used(current, moving, now, policy.zone)) is not None
+    ):
         # Removed without a cancellation (the tenant's purge): billed until its last day in use.
-        last_used = _last_day_used(current, moving, now, policy.zone)
-        if status.billing.end is None and last_used is not None:
-            status.billing = status.billing.model_copy(update={"end": max(last_used, status.billing.start)})
+        status.billing = status.billing.model_copy(update={"end": max(last_used, status.billing.start)})
     _start_billing(service, status, moving.phase, now, policy.zone)
     status.subscription = _subscription(
         service, world, moving.phase, status.provisioned_at is not None, term, discontinued, now

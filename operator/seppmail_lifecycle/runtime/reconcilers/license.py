@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
 from seppmail_lifecycle.core.driver import Effect, PurgeTenant, drive, settle_license
 from seppmail_lifecycle.core.model import License
+from seppmail_lifecycle.kube.store import Entry
 from seppmail_lifecycle.runtime.context import Context
 from seppmail_lifecycle.runtime.writer import StaleObject
 
@@ -20,10 +22,11 @@ async def reconcile_license(ctx: Context, namespace: str, name: str) -> None:
         await ctx.writer.write_invalid("License", entry, now)
         return
     license: License = entry.obj
-    tenant_entry = ctx.store.get("Tenant", namespace, license.spec.tenant_ref.name)
     tenant = license.spec.tenant_ref.name
-    others = [other for other in ctx.store.objects("licenses_by_tenant", (namespace, tenant)) if other.name != name]
-    gathered = _versions(ctx, namespace, tenant)
+    tenant_entry = ctx.store.get("Tenant", namespace, tenant)
+    of_tenant = ctx.store.lookup("licenses_by_tenant", (namespace, tenant))
+    others = [e.obj for e in of_tenant if e.obj is not None and e.obj.name != name]
+    gathered = _versions(of_tenant)
 
     async with AsyncExitStack() as purging:
 
@@ -31,7 +34,8 @@ async def reconcile_license(ctx: Context, namespace: str, name: str) -> None:
             if isinstance(effect, PurgeTenant):
                 # Until the purge is written, no domain of the tenant may apply its routing.
                 await purging.enter_async_context(ctx.tenants.exclusive(namespace, effect.tenant))
-                if _versions(ctx, namespace, tenant) != gathered:  # renewed while the domains finished?
+                now_held = ctx.store.lookup("licenses_by_tenant", (namespace, tenant))
+                if _versions(now_held) != gathered:  # renewed while the domains finished?
                     raise StaleObject(f"the licenses of tenant {tenant!r} changed before its purge; deciding again")
             observed = await ctx.effects.perform(effect)
             if isinstance(effect, PurgeTenant):
@@ -50,9 +54,6 @@ async def reconcile_license(ctx: Context, namespace: str, name: str) -> None:
     ctx.wake_at(("License", namespace, name), decided.wake_at)
 
 
-def _versions(ctx: Context, namespace: str, tenant: str) -> dict[str, str | None]:
-    """The resourceVersion of each license of the tenant, as the store holds it."""
-    return {
-        entry.raw["metadata"]["name"]: entry.raw["metadata"].get("resourceVersion")
-        for entry in ctx.store.lookup("licenses_by_tenant", (namespace, tenant))
-    }
+def _versions(licenses: Sequence[Entry]) -> dict[str, str | None]:
+    """The resourceVersion of each of the store's ``licenses``, by name."""
+    return {entry.raw["metadata"]["name"]: entry.raw["metadata"].get("resourceVersion") for entry in licenses}
